@@ -1,0 +1,312 @@
+"""The contract every inverter shares: fit, transform, inverse_transform, invert."""
+
+import warnings
+from numbers import Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    TransformerMixin,
+    _fit_context,
+    clone,
+    is_classifier,
+)
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._affine import as_model_input
+from ._logging import enable_verbose_output
+from ._prior import fit_input_prior
+from ._validation import FLOAT_DTYPES, check_targets, resolve_bounds
+
+
+def _is_fitted(estimator):
+    try:
+        check_is_fitted(estimator)
+    except (NotFittedError, TypeError):
+        return False
+    return True
+
+
+class BaseInverter(TransformerMixin, BaseEstimator):
+    """Base class for inverters: estimators that map model outputs back to inputs.
+
+    An inverter wraps a regressor ``f``. ``transform`` is the forward model
+    ``f(X)``; ``inverse_transform`` and ``invert`` find inputs whose
+    predictions match given targets. ``fit`` fits a clone of the regressor
+    when ``y`` is given, or uses a fitted regressor as it is when ``y`` is
+    None, and learns from ``X`` the prior over inputs: mean, scale,
+    covariance and range.
+
+    Subclasses implement ``_fit_inverse(X, Y_train, y)`` and
+    ``_invert(Y, diagnostics)`` and may extend ``_parameter_constraints``.
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["predict"]), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "prior": [StrOptions({"diag", "full"})],
+        "bounds": [None, StrOptions({"data"}), tuple, list],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def _make_default_estimator(self):
+        raise NotImplementedError
+
+    def _resolved_estimator(self):
+        if self.estimator is None:
+            return self._make_default_estimator()
+        return self.estimator
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # y is needed only when the wrapped model still has to be fitted.
+        tags.target_tags.required = not _is_fitted(self._resolved_estimator())
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the forward model if needed and learn the prior over inputs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Training outputs. When given, a clone of ``estimator`` is fitted
+            on ``(X, y)`` (a ``FrozenEstimator`` stays as it is). When None,
+            ``estimator`` must already be fitted and is used without copying.
+
+        Returns
+        -------
+        self : object
+            Fitted inverter.
+        """
+        X_original = X
+        output_names = _column_names(y)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES)
+        name = type(self).__name__
+        estimator = self._resolved_estimator()
+
+        if is_classifier(estimator):
+            raise ValueError(
+                f"{name} needs a regressor, but estimator={estimator!r} is a "
+                "classifier. Wrap a regressor, or a Pipeline that ends in one."
+            )
+
+        if y is None:
+            if not _is_fitted(estimator):
+                raise NotFittedError(
+                    f"{name} requires y to be passed, but the target y is None "
+                    f"and estimator={estimator!r} is not fitted. Pass y so that "
+                    f"{name} fits a clone of it, or pass a fitted model "
+                    "(optionally wrapped in FrozenEstimator)."
+                )
+            self.estimator_ = estimator
+        else:
+            y = check_array(
+                y, dtype=FLOAT_DTYPES, ensure_2d=False, input_name="y", estimator=self
+            )
+            check_consistent_length(X, y)
+            self.estimator_ = clone(estimator).fit(X_original, y)
+        self._check_model_width(name)
+
+        Y_fitted = self._predict(X)
+        self.n_outputs_ = Y_fitted.shape[1]
+        self._output_names = output_names
+        Y_train = Y_fitted if y is None else y.reshape(X.shape[0], -1)
+        if Y_train.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"{name}: y has {Y_train.shape[1]} columns but the fitted model "
+                f"predicts {self.n_outputs_} outputs."
+            )
+
+        prior = fit_input_prior(X, self.prior)
+        self.prior_mean_ = prior["mean"]
+        self.prior_scale_ = prior["scale"]
+        self.prior_covariance_ = prior["covariance"]
+        self.data_min_ = prior["data_min"]
+        self.data_max_ = prior["data_max"]
+        self._prior_sqrt = prior["sqrt"]
+        self._prior_inverse_sqrt = prior["inverse_sqrt"]
+        self.bounds_ = resolve_bounds(self, self.bounds, self.data_min_, self.data_max_)
+
+        enable_verbose_output(self.verbose)
+        self._fit_inverse(X, Y_fitted, Y_train if y is not None else None)
+        return self
+
+    def _check_model_width(self, name):
+        expected = getattr(self.estimator_, "n_features_in_", None)
+        if expected is not None and expected != self.n_features_in_:
+            raise ValueError(
+                f"X has {self.n_features_in_} features, but the estimator wrapped "
+                f"by {name} was fitted with {expected} features."
+            )
+
+    def _predict(self, X):
+        """Return the model's predictions as a 2-D float64 array."""
+        Y = self.estimator_.predict(as_model_input(self.estimator_, X))
+        Y = np.asarray(Y, dtype=np.float64)
+        return Y.reshape(Y.shape[0], -1)
+
+    def transform(self, X):
+        """Apply the forward model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_samples, n_outputs)
+            Predictions of the wrapped model, in the dtype of X.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        return self._predict(X).astype(X.dtype, copy=False)
+
+    def invert(self, Y):
+        """Find inputs whose predictions match the targets, with diagnostics.
+
+        Parameters
+        ----------
+        Y : array-like of shape (n_targets, n_outputs) or (n_targets,)
+            Targets. A 1-D array holds one target per entry and is accepted
+            only for a model with one output.
+
+        Returns
+        -------
+        result : InversionResult
+            Recovered inputs ``X`` and per-target ``residual`` and
+            ``converged``, plus what the method adds.
+        """
+        check_is_fitted(self)
+        Y = check_targets(self, Y, self.n_outputs_)
+        result = self._invert(Y, diagnostics=True)
+        self._warn_not_converged(result.converged)
+        return result
+
+    def inverse_transform(self, Y):
+        """Find inputs whose predictions match the targets.
+
+        Parameters
+        ----------
+        Y : array-like of shape (n_targets, n_outputs) or (n_targets,)
+            Targets, as for :meth:`invert`.
+
+        Returns
+        -------
+        X : ndarray or DataFrame of shape (n_targets, n_features)
+            Recovered inputs, in the dtype of Y; a DataFrame when the output
+            is set to pandas with :meth:`set_output`.
+        """
+        check_is_fitted(self)
+        Y_original = Y
+        Y = check_targets(self, Y, self.n_outputs_)
+        result = self._invert(Y, diagnostics=False)
+        self._warn_not_converged(result.converged)
+        return self._wrap_inverse_output(result.X, Y_original)
+
+    def score(self, X, y, sample_weight=None):
+        """Return the R² of the inputs recovered from ``y`` against ``X``.
+
+        The score is averaged uniformly over features, so model selection
+        with GridSearchCV picks the settings that best recover held-out
+        inputs from their outputs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            True inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Outputs to invert.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            R² of ``inverse_transform(y)`` against ``X``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        Y = check_targets(self, y, self.n_outputs_)
+        check_consistent_length(X, Y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            X_hat = self._invert(Y, diagnostics=False).X
+        return r2_score(X, X_hat, sample_weight=sample_weight)
+
+    def get_feature_names_out(self, input_features=None):
+        """Return the names of the outputs of :meth:`transform`.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names, checked against those seen in ``fit``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            Column names of ``y`` when it was a DataFrame or a named Series
+            in ``fit``, else ``"<class name in lower case><index>"``.
+        """
+        check_is_fitted(self, "n_outputs_")
+        _check_feature_names_in(self, input_features)
+        if self._output_names is not None:
+            return np.asarray(self._output_names, dtype=object)
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self.n_outputs_)], dtype=object)
+
+    def _input_feature_names(self):
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return names
+        return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+
+    def _wrap_inverse_output(self, X_hat, Y_original):
+        dense = _get_output_config("transform", self)["dense"]
+        if dense == "default":
+            return X_hat
+        adapter = ADAPTERS_MANAGER.adapters[dense]
+        return adapter.create_container(
+            X_hat, Y_original, columns=self._input_feature_names(), inplace=False
+        )
+
+    def _warn_not_converged(self, converged):
+        n_failed = int(np.size(converged) - np.count_nonzero(converged))
+        if n_failed == 0:
+            return
+        warnings.warn(
+            f"{type(self).__name__}: {n_failed} of {np.size(converged)} targets "
+            f"cannot be reached within the bounds: their smallest possible "
+            f"misfit is above tol={self.tol} relative to the scale of the "
+            "training outputs. The returned inputs minimize the misfit; "
+            "invert(Y).residual gives it per target. Check that the targets lie "
+            "in the model's output range, or widen bounds.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+def _column_names(y):
+    """Return the column names of a DataFrame ``y`` or the name of a Series."""
+    columns = getattr(y, "columns", None)
+    if columns is not None:
+        return [str(column) for column in columns]
+    name = getattr(y, "name", None)
+    if name is not None and hasattr(y, "index"):
+        return [str(name)]
+    return None

@@ -1,0 +1,55 @@
+"""The library logger and progress reports for ``verbose``."""
+
+import logging
+import time
+
+logger = logging.getLogger("skinvert")
+
+
+def enable_verbose_output(verbose):
+    """Make INFO messages visible when ``verbose`` is set.
+
+    The handler goes on the ``skinvert`` logger only when neither it nor the
+    root logger has one, so applications that configure logging keep full
+    control of where messages go.
+    """
+    if not verbose:
+        return
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    if not logger.hasHandlers():
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[skinvert] %(message)s"))
+        logger.addHandler(handler)
+
+
+class ProgressLogger:
+    """Log ``done / total`` at most once per ``interval`` seconds.
+
+    Parameters
+    ----------
+    label : str
+        What is being counted, for example ``"bounded solves"``.
+    verbose : int
+        Nothing is logged when 0.
+    interval : float
+        Seconds between two messages.
+    """
+
+    def __init__(self, label, verbose, interval=1.0):
+        self.label = label
+        self.verbose = verbose
+        self.interval = interval
+        self._start = time.perf_counter()
+        self._last = -float("inf")
+
+    def __call__(self, done, total):
+        if not self.verbose:
+            return
+        now = time.perf_counter()
+        if done < total and now - self._last < self.interval:
+            return
+        self._last = now
+        logger.info(
+            "%s: %d/%d targets, %.1f s", self.label, done, total, now - self._start
+        )
