@@ -61,20 +61,26 @@ def lcurve_curvature(s, beta, outside, alphas):
     """Return the curvature of the L-curve at each alpha.
 
     The L-curve is ``(log ||M Z - R||, log ||Z||)`` traced by alpha; its
-    corner is the point of largest curvature. The closed form below, in
-    ``lambda = sqrt(alpha)``, ``eta``, ``rho`` and ``d eta / d lambda``,
-    follows from ``d rho / d lambda = -lambda^2 d eta / d lambda``; the tests
-    check it against finite differences of the curve.
+    corner is the point of largest curvature. The derivatives of ``rho`` and
+    ``eta`` with respect to ``t = log(alpha)`` are exact, from ``df_i / dt =
+    -f_i (1 - f_i)``; the tests check the result against finite differences.
     """
     beta2 = np.sum(beta**2, axis=1)
+    weights = beta2 / s**2
     f = _filter_factors(s, alphas)
     rho, eta = norms(s, beta, outside, alphas)
-    lam = np.sqrt(alphas)
-    d_eta = -(4 / lam) * (((1 - f) * f**2) @ (beta2 / s**2))
+    d_rho = 2 * (((1 - f) ** 2 * f) @ beta2)
+    dd_rho = -2 * ((f * (1 - f) ** 2 * (1 - 3 * f)) @ beta2)
+    d_eta = -2 * ((f**2 * (1 - f)) @ weights)
+    dd_eta = 2 * ((f**2 * (2 - 3 * f) * (1 - f)) @ weights)
+
+    # u = log ||M Z - R|| and v = log ||Z||, as functions of t.
     with np.errstate(divide="ignore", invalid="ignore"):
-        numerator = lam**2 * d_eta * rho + 2 * lam * eta * rho + lam**4 * eta * d_eta
-        curvature = 2 * (eta * rho / d_eta) * numerator
-        curvature /= (lam**2 * eta**2 + rho**2) ** 1.5
+        du = d_rho / (2 * rho)
+        ddu = (dd_rho * rho - d_rho**2) / (2 * rho**2)
+        dv = d_eta / (2 * eta)
+        ddv = (dd_eta * eta - d_eta**2) / (2 * eta**2)
+        curvature = (du * ddv - ddu * dv) / (du**2 + dv**2) ** 1.5
     curvature[~np.isfinite(curvature)] = -np.inf
     return curvature
 
@@ -135,6 +141,8 @@ def select_alpha(method, s, beta, outside, n_outputs, noise_level=None, owner=""
             "the low end, targets dominated by noise to the high end. Pass a "
             "number for alpha or tune it with GridSearchCV.",
             UserWarning,
-            stacklevel=3,
+            # Points at the caller of fit: select_alpha, _select_alpha,
+            # _fit_inverse, fit and its validation wrapper sit in between.
+            stacklevel=6,
         )
     return float(alpha), alphas, criterion

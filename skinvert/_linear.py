@@ -252,14 +252,16 @@ class LinearInverter(BaseInverter):
         ] @ self._prior_inverse_sqrt
         self._tie_break_alpha = (np.sqrt(_EPS) * s_max) ** 2
 
-        logger.info(
-            "%s: affine map with %d outputs and %d features, rank %d, alpha_=%.3g",
-            name,
-            A.shape[0],
-            A.shape[1],
-            rank,
-            self.alpha_,
-        )
+        if self.verbose:
+            logger.info(
+                "%s: affine map with %d outputs and %d features, rank %d, "
+                "alpha_=%.3g",
+                name,
+                A.shape[0],
+                A.shape[1],
+                rank,
+                self.alpha_,
+            )
 
     def _select_alpha(self, Y_train, U_k, s_k, name):
         if s_k.size == 0:
@@ -360,13 +362,14 @@ class LinearInverter(BaseInverter):
             np.any((X < lower_cast) | (X > upper_cast), axis=1)
         )
         success = np.ones(X.shape[0], dtype=bool)
-        if outside.size:
+        if outside.size and self.verbose:
             logger.info(
                 "%s: %d of %d targets break a bound; solving them with BVLS",
                 type(self).__name__,
                 outside.size,
                 X.shape[0],
             )
+        if outside.size:
             mu = self.prior_mean_
             targets = np.asarray(Y[outside], dtype=np.float64) - self._center
             alpha = self.alpha_
