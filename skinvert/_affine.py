@@ -58,10 +58,10 @@ def _evaluate(function, X):
 def _fit_affine(function, X_reference, seed=0):
     """Probe ``function`` along each coordinate and check the result.
 
-    Returns ``(A, b, is_affine, relative_gap)`` where ``A`` has shape
-    (n_outputs, n_inputs) and ``relative_gap`` is the largest gap between
-    ``function`` and ``A @ x + b``, as a share of the spread of the outputs,
-    on check points: training rows and random points scattered twice as
+    Returns ``(A, b, is_affine, relative_gap)``, where ``A`` has shape
+    (n_outputs, n_inputs). ``relative_gap`` is the largest gap between
+    ``function`` and ``A @ x + b`` as a share of the spread of the outputs.
+    It is measured on training rows and on random points scattered twice as
     wide as the training data.
     """
     X_reference = np.asarray(X_reference, dtype=np.float64)
@@ -71,7 +71,11 @@ def _fit_affine(function, X_reference, seed=0):
     step[step == 0] = np.maximum(np.abs(center[step == 0]), 1.0)
 
     probes = np.vstack([center, center + np.diag(step)])
-    values = _evaluate(function, probes)
+    try:
+        values = _evaluate(function, probes)
+    except ValueError:
+        # A transform such as log fails on probes outside its domain.
+        return None, None, False, np.nan
     A = ((values[1:] - values[0]) / step[:, None]).T
     b = values[0] - A @ center
 
@@ -79,14 +83,20 @@ def _fit_affine(function, X_reference, seed=0):
     rows = X_reference[rng.permutation(X_reference.shape[0])[:100]]
     scattered = center + 2 * step * rng.standard_normal((n_features + 10, n_features))
     checks = np.vstack([rows, scattered])
-    expected = _evaluate(function, checks)
+    try:
+        expected = _evaluate(function, checks)
+    except ValueError:
+        return A, b, False, np.nan
     gap = np.abs(expected - (checks @ A.T + b))
     spread = np.ptp(expected, axis=0)
     magnitude = np.max(np.abs(expected), axis=0)
     tolerance = _SPREAD_RTOL * spread + _MAGNITUDE_RTOL * magnitude
     tolerance = np.maximum(tolerance, 1e3 * np.finfo(np.float64).tiny)
     is_affine = bool(np.all(gap <= tolerance))
-    relative_gap = float(np.max(gap / np.maximum(spread, np.finfo(np.float64).tiny)))
+    with np.errstate(invalid="ignore"):
+        relative_gap = float(
+            np.max(gap / np.maximum(spread, np.finfo(np.float64).tiny))
+        )
     return A, b, is_affine, relative_gap
 
 
@@ -99,12 +109,21 @@ def _step_function(step):
 
 
 def _not_affine_error(owner, culprit, deviation):
+    if np.isfinite(deviation):
+        gap = (
+            f"its output differs from the affine map read off by probing each "
+            f"input by {deviation:.3g} of its spread, on training rows and points "
+            "around them"
+        )
+    else:
+        gap = (
+            "it fails or returns NaN or infinite values on points around the "
+            "training data"
+        )
     return ValueError(
         f"{owner} needs a model whose predict is affine in X, but {culprit} is "
-        f"not affine: its output differs from the best affine map by "
-        f"{deviation:.3g} of its spread on the training data. Invert nonlinear "
-        "models with an iterative inverter (gradient-based or derivative-free; "
-        "not part of this release)."
+        f"not affine: {gap}. Invert nonlinear models with an iterative inverter "
+        "(gradient-based or derivative-free; not part of this release)."
     )
 
 
@@ -146,9 +165,7 @@ def extract_affine_map(estimator, X, owner="LinearInverter"):
         for name, step in model.steps[:-1]:
             if step is None or step == "passthrough":
                 continue
-            _, _, step_is_affine, step_deviation = _fit_affine(
-                _step_function(step), Xt
-            )
+            _, _, step_is_affine, step_deviation = _fit_affine(_step_function(step), Xt)
             if not step_is_affine:
                 culprit = f"step {name!r} ({type(step).__name__})"
                 raise _not_affine_error(owner, culprit, step_deviation)

@@ -111,7 +111,7 @@ def discrepancy_alpha(s, beta, outside, n_outputs, noise_level, alphas):
 def select_alpha(method, s, beta, outside, n_outputs, noise_level=None, owner=""):
     """Choose alpha with ``method`` and warn when it lands on the grid edge.
 
-    Returns ``(alpha, alphas, criterion)`` where ``criterion`` holds the GCV
+    Returns ``(alpha, alphas, criterion)`` where ``criterion`` contains the GCV
     score, the L-curve curvature or the mean squared residual per target
     over ``alphas``.
     """

@@ -183,7 +183,7 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         Y : array-like of shape (n_targets, n_outputs) or (n_targets,)
-            Targets. A 1-D array holds one target per entry and is accepted
+            Targets. A 1-D array contains one target per entry and is accepted
             only for a model with one output.
 
         Returns
@@ -268,7 +268,9 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         if self._output_names is not None:
             return np.asarray(self._output_names, dtype=object)
         prefix = type(self).__name__.lower()
-        return np.asarray([f"{prefix}{i}" for i in range(self.n_outputs_)], dtype=object)
+        return np.asarray(
+            [f"{prefix}{i}" for i in range(self.n_outputs_)], dtype=object
+        )
 
     def _input_feature_names(self):
         names = getattr(self, "feature_names_in_", None)
@@ -289,13 +291,15 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         n_failed = int(np.size(converged) - np.count_nonzero(converged))
         if n_failed == 0:
             return
+        where = "within the bounds" if self.bounds is not None else "by the model"
+        widen = ", or widen bounds" if self.bounds is not None else ""
         warnings.warn(
             f"{type(self).__name__}: {n_failed} of {np.size(converged)} targets "
-            f"cannot be reached within the bounds: their smallest possible "
-            f"misfit is above tol={self.tol} relative to the scale of the "
-            "training outputs. The returned inputs minimize the misfit; "
-            "invert(Y).residual gives it per target. Check that the targets lie "
-            "in the model's output range, or widen bounds.",
+            f"cannot be reached {where}: their smallest possible misfit is above "
+            f"tol={self.tol} relative to the scale of the training outputs. The "
+            "returned inputs minimize the misfit; invert(Y).residual gives it per "
+            "target. Check that the targets lie in the model's output range"
+            f"{widen}, or raise tol for noisy targets.",
             ConvergenceWarning,
             stacklevel=3,
         )

@@ -23,9 +23,7 @@ def _float32_inside(bound, direction):
     """Round float64 bounds to float32 without stepping outside them."""
     rounded = bound.astype(np.float32)
     outside = rounded < bound if direction > 0 else rounded > bound
-    rounded[outside] = np.nextafter(
-        rounded[outside], np.float32(direction * np.inf)
-    )
+    rounded[outside] = np.nextafter(rounded[outside], np.float32(direction * np.inf))
     return rounded
 
 
@@ -44,7 +42,7 @@ class LinearInverter(BaseInverter):
     where ``mu`` is the training mean and ``L`` the square root of the prior
     covariance: ``diag(std)`` for ``prior="diag"`` (Tikhonov regularization
     in standardized units), the training covariance for ``prior="full"``.
-    With ``alpha=0`` the answer is the least-squares solution nearest the
+    With ``alpha=0`` the solution is the least-squares solution nearest the
     training mean in those units: exact when the map is injective.
 
     Parameters
@@ -57,7 +55,7 @@ class LinearInverter(BaseInverter):
         training targets in ``fit``: generalized cross-validation, the
         corner of the L-curve, or the discrepancy principle (the residual
         matches ``noise_level``). The value used is ``alpha_``. With a
-        Gaussian prior and output noise of variance ``alpha`` the answer is
+        Gaussian prior and output noise of variance ``alpha`` the solution is
         the posterior mean.
     prior : {"diag", "full"}, default="diag"
         Prior covariance: per-feature variances, or the full training
@@ -66,7 +64,7 @@ class LinearInverter(BaseInverter):
         Box constraints on the inputs, in the units of X: "data" uses the
         training minimum and maximum; ``lower`` and ``upper`` are scalars or
         arrays of shape (n_features,), with infinities for open sides.
-        Targets whose unconstrained answer breaks a bound are solved again
+        Targets whose unconstrained solution breaks a bound are solved again
         exactly as bounded least-squares problems.
     n_components : int or None, default=None
         Keep only this many singular values of the standardized map
@@ -135,7 +133,7 @@ class LinearInverter(BaseInverter):
     bound go through the slower per-target bounded solver.
 
     With ``alpha=0`` and bounds on a map that is not injective, the bounded
-    solution uses an alpha of ``1e-16`` times the largest squared singular
+    solver uses an alpha of ``1e-16`` times the largest squared singular
     value to pick, among the best-fitting inputs, one close to the mean.
 
     Examples
@@ -247,15 +245,16 @@ class LinearInverter(BaseInverter):
         # Map used by the bounded solver, in x - mu coordinates; truncated
         # like the closed form.
         self._bounded_map = (U_k * s_k) @ V_k.T @ self._prior_inverse_sqrt
-        self._reach_map = (U[:, :full_rank] * s[:full_rank]) @ Vt[
-            :full_rank
-        ] @ self._prior_inverse_sqrt
+        self._reach_map = (
+            (U[:, :full_rank] * s[:full_rank])
+            @ Vt[:full_rank]
+            @ self._prior_inverse_sqrt
+        )
         self._tie_break_alpha = (np.sqrt(_EPS) * s_max) ** 2
 
         if self.verbose:
             logger.info(
-                "%s: affine map with %d outputs and %d features, rank %d, "
-                "alpha_=%.3g",
+                "%s: affine map with %d outputs and %d features, rank %d, alpha_=%.3g",
                 name,
                 A.shape[0],
                 A.shape[1],
@@ -335,9 +334,7 @@ class LinearInverter(BaseInverter):
         )
         if diagnostics:
             result.residual = self._residual(X, Y)
-            result.X_std = np.broadcast_to(
-                self._posterior_std.astype(dtype), X.shape
-            )
+            result.X_std = np.broadcast_to(self._posterior_std.astype(dtype), X.shape)
         return result
 
     def _residual(self, X, Y):
@@ -358,9 +355,7 @@ class LinearInverter(BaseInverter):
         else:
             lower_cast, upper_cast = lower, upper
 
-        outside = np.flatnonzero(
-            np.any((X < lower_cast) | (X > upper_cast), axis=1)
-        )
+        outside = np.flatnonzero(np.any((X < lower_cast) | (X > upper_cast), axis=1))
         success = np.ones(X.shape[0], dtype=bool)
         if outside.size and self.verbose:
             logger.info(
@@ -392,7 +387,9 @@ class LinearInverter(BaseInverter):
             else:
                 tie_break = None
                 if self._full_rank < self.n_features_in_:
-                    tie_break = np.sqrt(self._tie_break_alpha) * self._prior_inverse_sqrt
+                    tie_break = (
+                        np.sqrt(self._tie_break_alpha) * self._prior_inverse_sqrt
+                    )
                 best, _, _ = solve_bounded(
                     self._reach_map, tie_break, targets, lower - mu, upper - mu
                 )

@@ -24,7 +24,7 @@ def enable_verbose_output(verbose):
 
 
 class ProgressLogger:
-    """Log ``done / total`` at most once per ``interval`` seconds.
+    """Log ``done / total`` at most once per ``interval`` seconds, and at the end.
 
     Parameters
     ----------

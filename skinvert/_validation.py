@@ -58,7 +58,7 @@ def resolve_bounds(inverter, bounds, data_min, data_max):
             f"got {bounds!r}."
         )
     resolved = []
-    for side, value in zip(("lower", "upper"), bounds):
+    for side, value in zip(("lower", "upper"), bounds, strict=False):
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
             array = np.full(n_features, float(value))
         else:

@@ -9,11 +9,12 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.datasets import load_diabetes, load_linnerud
 from sklearn.exceptions import NotFittedError
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from skinvert import LinearInverter
 from skinvert.metrics import (
@@ -288,3 +289,25 @@ def test_silent_by_default(linnerud, caplog):
     with caplog.at_level(logging.INFO, logger="skinvert"):
         LinearInverter(Ridge()).fit(X, Y).inverse_transform(Y)
     assert caplog.records == []
+
+
+def test_model_with_nonfinite_output_named():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = np.exp(X @ [1.0, 2.0, 0.5])
+    model = TransformedTargetRegressor(
+        Ridge(), func=np.log, inverse_func=np.exp, check_inverse=False
+    ).fit(X, y)
+
+    with pytest.raises(ValueError, match="TransformedTargetRegressor is not affine"):
+        LinearInverter(model).fit(X)
+
+
+def test_step_failing_off_data_named():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.1, 1.0, size=(80, 3))
+    model = make_pipeline(FunctionTransformer(np.log), Ridge())
+    model.fit(X, X @ [1.0, 2.0, 0.5])
+
+    with pytest.raises(ValueError, match="'functiontransformer'.*fails or returns"):
+        LinearInverter(model).fit(X)
