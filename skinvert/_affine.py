@@ -47,11 +47,16 @@ def _as_2d_float(values):
 
 
 def _evaluate(function, X):
-    """Apply ``function`` to the rows of ``X`` in chunks."""
-    parts = [
-        _as_2d_float(function(X[start : start + _PROBE_CHUNK]))
-        for start in range(0, X.shape[0], _PROBE_CHUNK)
-    ]
+    """Apply ``function`` to the rows of ``X`` in chunks.
+
+    Floating-point warnings are silenced because probes off the training data
+    may leave a step's domain; the caller rejects non-finite results.
+    """
+    with np.errstate(all="ignore"):
+        parts = [
+            _as_2d_float(function(X[start : start + _PROBE_CHUNK]))
+            for start in range(0, X.shape[0], _PROBE_CHUNK)
+        ]
     return np.vstack(parts)
 
 

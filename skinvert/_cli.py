@@ -12,6 +12,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from sklearn.exceptions import ConvergenceWarning
+
 from . import __version__
 from ._cli_io import (
     CommandError,
@@ -71,7 +73,7 @@ def build_parser():
         type=Path,
         help=(
             "also write the regularization curves and recovered-vs-true "
-            "scatter plots as PNG files to folder DIR, created if missing; "
+            "scatter plots as PNG files to folder DIR, created if missing. It "
             "needs matplotlib (pip install skinvert[plot])"
         ),
     )
@@ -110,7 +112,7 @@ def build_parser():
             "CSV file of targets: one row per target, one column per model "
             "output, in the units of the model's outputs. The first row is a "
             "header when any of its fields is not a number. Header names that "
-            "are the model's output names in another order are reordered; "
+            "are the model's output names in another order are reordered, and "
             "otherwise columns are taken in file order"
         ),
     )
@@ -144,7 +146,7 @@ def build_parser():
         type=_non_negative_float,
         help=(
             "regularization strength, a number >= 0 in squared output units "
-            "per squared standardized input; larger values pull the inputs "
+            "per squared standardized input. Larger values pull the inputs "
             "toward the training mean. Default: the saved alpha_ of a "
             "LinearInverter, 0 for a plain regressor"
         ),
@@ -173,7 +175,7 @@ def build_parser():
         default=[],
         help=(
             "trust this type, such as sklearn.tree._tree.Tree, when loading a "
-            ".skops MODEL; repeat for each type. Types from skinvert are "
+            ".skops MODEL, once per type. Types from skinvert are "
             "trusted automatically. skops.io creates objects of trusted types "
             "from the file, so check a type's source before trusting it"
         ),
@@ -190,7 +192,7 @@ def _run_demo(args):
             import matplotlib  # noqa: F401
         except ImportError:
             raise CommandError(
-                "--plot needs matplotlib, which is not installed; install it "
+                "--plot needs matplotlib, which is not installed. Install it "
                 "with: pip install skinvert[plot]"
             ) from None
 
@@ -221,13 +223,18 @@ def _run_invert(args):
     Y = align_columns(
         Y,
         header,
+        inverter.n_outputs_,
         [str(name) for name in inverter.get_feature_names_out()],
         "TARGETS",
         args.targets,
         strict_names=False,
     )
     try:
-        result = inverter.invert(Y)
+        # The warning below replaces the library's ConvergenceWarning, which
+        # points to the Python API rather than to the output columns.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = inverter.invert(Y)
     except ValueError as exc:
         raise CommandError(f"inversion failed: {exc}") from None
 
@@ -235,9 +242,13 @@ def _run_invert(args):
     n_failed = int(result.converged.size - result.converged.sum())
     if n_failed:
         logger.warning(
-            "%d of %d targets did not converge; see the 'converged' column of %s",
+            "%d of %d targets did not converge: the bounded solver failed, or "
+            "the target cannot be reached within the bounds to tol=%g relative "
+            "to the training outputs. Their rows in %s have converged=false, "
+            "and the 'residual' column gives the misfit.",
             n_failed,
             result.converged.size,
+            getattr(inverter, "tol", float("nan")),
             args.output,
         )
 
@@ -248,20 +259,20 @@ def main(argv=None):
     Parameters
     ----------
     argv : list of str or None, default=None
-        Arguments without the program name; None reads ``sys.argv[1:]``.
+        Arguments without the program name. None reads ``sys.argv[1:]``.
 
     Returns
     -------
     exit_code : int
-        0 on success; 2 on an error, which is printed as one line on stderr.
+        0 on success, 2 on an error, which is printed as one line on stderr.
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("skinvert: warning: %(message)s"))
     logger.addHandler(handler)
     try:
-        # Library warnings such as ConvergenceWarning become one log line
-        # each, without the source location Python's default display adds.
+        # Python warnings, such as scikit-learn's, become one log line each,
+        # without the source location that Python's default display adds.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:

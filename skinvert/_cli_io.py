@@ -30,7 +30,7 @@ def _parse_number(field):
         return None
 
 
-def read_csv_matrix(path, what):
+def read_csv_matrix(path, role):
     """Read a CSV file of numbers with an optional header row.
 
     The first row is a header when any of its fields is not a number.
@@ -40,7 +40,7 @@ def read_csv_matrix(path, what):
     ----------
     path : pathlib.Path
         CSV file.
-    what : str
+    role : str
         Name of the file's role in messages, such as ``"TARGETS"``.
 
     Returns
@@ -61,20 +61,20 @@ def read_csv_matrix(path, what):
             reader = csv.reader(file)
             rows = [(reader.line_num, row) for row in reader if "".join(row).strip()]
     except FileNotFoundError:
-        raise CommandError(f"{what} file '{path}' not found; check the path.") from None
+        raise CommandError(f"{role} file '{path}' not found. Check the path.") from None
     except IsADirectoryError:
         raise CommandError(
-            f"{what} path '{path}' is a folder, not a CSV file."
+            f"{role} path '{path}' is a folder, not a CSV file."
         ) from None
     except UnicodeDecodeError:
         raise CommandError(
-            f"{what} file '{path}' is not UTF-8 text; save it as a UTF-8 CSV file."
+            f"{role} file '{path}' is not UTF-8 text. Save it as a UTF-8 CSV file."
         ) from None
     except csv.Error as exc:
-        raise CommandError(f"{what} file '{path}' is not valid CSV: {exc}.") from None
+        raise CommandError(f"{role} file '{path}' is not valid CSV: {exc}.") from None
     except OSError as exc:
         raise CommandError(
-            f"cannot read {what} file '{path}': {exc.strerror}."
+            f"cannot read {role} file '{path}': {exc.strerror}."
         ) from None
 
     header = None
@@ -82,28 +82,28 @@ def read_csv_matrix(path, what):
         header = [field.strip() for field in rows[0][1]]
         rows = rows[1:]
     if not rows:
-        raise CommandError(f"{what} file '{path}' contains no data rows.")
+        raise CommandError(f"{role} file '{path}' contains no data rows.")
 
     width = len(header) if header is not None else len(rows[0][1])
     values = np.empty((len(rows), width))
     for i, (line, row) in enumerate(rows):
         if len(row) != width:
             raise CommandError(
-                f"{what} file '{path}', line {line}: {len(row)} fields, but the "
-                f"file's first row has {width}; give every row the same columns."
+                f"{role} file '{path}', line {line}: {len(row)} fields, but the "
+                f"file's first row has {width}. Give every row the same columns."
             )
         for j, field in enumerate(row):
             number = _parse_number(field)
             if number is None or not math.isfinite(number):
                 raise CommandError(
-                    f"{what} file '{path}', line {line}, column {j + 1}: "
+                    f"{role} file '{path}', line {line}, column {j + 1}: "
                     f"{field.strip()!r} is not a finite number."
                 )
             values[i, j] = number
     return header, values
 
 
-def align_columns(values, header, n_expected, names, what, path, strict_names):
+def align_columns(values, header, n_expected, names, role, path, strict_names):
     """Return ``values`` with its columns in the order the model expects.
 
     When the header contains every name in ``names``, those columns are
@@ -117,10 +117,10 @@ def align_columns(values, header, n_expected, names, what, path, strict_names):
     header : list of str or None
         Column names from the file.
     n_expected : int or None
-        Number of columns the model needs; None skips the check.
+        Number of columns the model needs, or None to skip the check.
     names : list of str or None
         Column names the model expects, in order.
-    what : str
+    role : str
         Name of the file's role in messages.
     path : pathlib.Path
         File, for messages.
@@ -139,14 +139,14 @@ def align_columns(values, header, n_expected, names, what, path, strict_names):
             return values[:, [header.index(name) for name in names]]
         if strict_names:
             raise CommandError(
-                f"{what} file '{path}' lacks the model's input column(s) "
-                f"{', '.join(missing)}; its header is {', '.join(header)}."
+                f"{role} file '{path}' lacks the model's input column(s) "
+                f"{', '.join(missing)}. Its header is {', '.join(header)}."
             )
     if n_expected is not None and values.shape[1] != n_expected:
+        kind = "output" if role == "TARGETS" else "input"
         raise CommandError(
-            f"{what} file '{path}' has {values.shape[1]} columns, but the model "
-            f"expects {n_expected}; give one column per model "
-            f"{'output' if what == 'TARGETS' else 'input'}."
+            f"{role} file '{path}' has {values.shape[1]} columns, but the model "
+            f"has {n_expected} {kind}s. Give one column per model {kind}."
         )
     return values
 
@@ -157,7 +157,7 @@ def load_model(path, trust_pickle, trusted_types):
     Parameters
     ----------
     path : pathlib.Path
-        Model file; the suffix selects the format.
+        Model file, whose suffix selects the format.
     trust_pickle : bool
         Whether loading a pickle or joblib file, which can run arbitrary
         code, is allowed.
@@ -171,7 +171,7 @@ def load_model(path, trust_pickle, trusted_types):
         The loaded object.
     """
     if not path.exists():
-        raise CommandError(f"MODEL file '{path}' not found; check the path.")
+        raise CommandError(f"MODEL file '{path}' not found. Check the path.")
     if not path.is_file():
         raise CommandError(f"MODEL path '{path}' is not a file.")
 
@@ -180,8 +180,9 @@ def load_model(path, trust_pickle, trusted_types):
         return _load_skops(path, trusted_types)
     if suffix not in PICKLE_SUFFIXES:
         raise CommandError(
-            f"MODEL file '{path}' has the unknown suffix {suffix!r}; save the "
-            "model with skops.io.dump to a .skops file."
+            f"MODEL file '{path}' has the unknown suffix {suffix!r}. Save the "
+            "model with skops.io.dump to a .skops file, or pass a .pkl, .pickle "
+            "or .joblib file with --trust-pickle."
         )
     if not trust_pickle:
         raise CommandError(
@@ -194,41 +195,50 @@ def load_model(path, trust_pickle, trusted_types):
     try:
         return joblib.load(path)
     # A damaged or foreign file can fail in many ways (UnpicklingError,
-    # EOFError, ModuleNotFoundError, ...); all of them mean "cannot load".
+    # EOFError, ModuleNotFoundError, ...), and all of them mean "cannot load".
     except Exception as exc:
         raise CommandError(
-            f"cannot load MODEL file '{path}' with joblib: {type(exc).__name__}: {exc}"
+            f"cannot load MODEL file '{path}' with joblib: "
+            f"{type(exc).__name__}: {exc}. Check that joblib.dump or pickle.dump "
+            "wrote it."
         ) from None
+
+
+def _skops_load_error(path, exc):
+    return CommandError(
+        f"cannot load MODEL file '{path}' with skops.io: "
+        f"{type(exc).__name__}: {exc}. Check that skops.io.dump wrote it."
+    )
 
 
 def _load_skops(path, trusted_types):
     import skops.io
 
+    # skops raises many exception types on a damaged or foreign file
+    # (BadZipFile, KeyError, TypeError, ...), and all of them mean "cannot load".
     try:
         untrusted = skops.io.get_untrusted_types(file=path)
-        # skinvert's own types are safe to create from a file.
-        allowed = [
-            name
-            for name in untrusted
-            if name.startswith("skinvert.") or name in trusted_types
-        ]
-        rejected = [name for name in untrusted if name not in allowed]
-        if rejected:
-            raise CommandError(
-                f"MODEL file '{path}' contains types that skops does not trust "
-                f"by default: {', '.join(rejected)}. Check their source, then "
-                "pass --trust TYPE for each of them."
-            )
-        return skops.io.load(path, trusted=allowed)
-    except CommandError:
-        raise
-    # skops raises many exception types on a damaged or foreign file
-    # (BadZipFile, KeyError, TypeError, ...); all of them mean "cannot load".
     except Exception as exc:
+        raise _skops_load_error(path, exc) from None
+
+    # Types defined in skinvert are this package's own estimators and results.
+    allowed = [
+        name
+        for name in untrusted
+        if name.startswith("skinvert.") or name in trusted_types
+    ]
+    rejected = [name for name in untrusted if name not in allowed]
+    if rejected:
         raise CommandError(
-            f"cannot load MODEL file '{path}' with skops.io: "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
+            f"MODEL file '{path}' contains types that skops does not trust "
+            f"by default: {', '.join(rejected)}. Check their source, then "
+            "pass --trust TYPE for each of them."
+        )
+
+    try:
+        return skops.io.load(path, trusted=allowed)
+    except Exception as exc:
+        raise _skops_load_error(path, exc) from None
 
 
 def _is_fitted(estimator):
@@ -267,8 +277,8 @@ def build_inverter(model, args, train):
     if isinstance(model, BaseInverter):
         if not _is_fitted(model):
             raise CommandError(
-                f"MODEL file '{args.model}' contains an unfitted {model_type}; "
-                "fit it before saving."
+                f"MODEL file '{args.model}' contains an unfitted {model_type}. "
+                "Fit it before saving."
             )
         if not refit:
             if train is not None:
@@ -280,8 +290,8 @@ def build_inverter(model, args, train):
             return model, _input_names(model, None)
         if train is None:
             raise CommandError(
-                "--alpha and --bounds change how the saved inverter was fitted; "
-                "pass --data TRAIN_CSV with its training inputs to refit it."
+                "--alpha and --bounds change how the saved inverter was fitted, "
+                "so pass --data TRAIN_CSV with its training inputs to refit it."
             )
         estimator = model.estimator_
         alpha = args.alpha if args.alpha is not None else model.alpha_
@@ -289,16 +299,16 @@ def build_inverter(model, args, train):
             estimator=estimator, alpha=alpha, bounds=args.bounds or model.bounds
         )
     elif hasattr(model, "predict"):
+        if not _is_fitted(model):
+            raise CommandError(
+                f"MODEL file '{args.model}' contains an unfitted {model_type}. "
+                "Fit it before saving."
+            )
         if train is None:
             raise CommandError(
                 f"MODEL file '{args.model}' contains a {model_type}, not a "
-                "LinearInverter; pass --data TRAIN_CSV with its training inputs "
+                "LinearInverter. Pass --data TRAIN_CSV with its training inputs "
                 "so that the inverter can learn its prior from them."
-            )
-        if not _is_fitted(model):
-            raise CommandError(
-                f"MODEL file '{args.model}' contains an unfitted {model_type}; "
-                "fit it before saving."
             )
         estimator = model
         alpha = 0.0 if args.alpha is None else args.alpha
@@ -356,7 +366,7 @@ def write_result_csv(path, input_names, result):
             writer = csv.writer(file)
             writer.writerow([*input_names, "residual", "converged"])
             for x, residual, converged in zip(
-                result.X, result.residual, result.converged
+                result.X, result.residual, result.converged, strict=True
             ):
                 writer.writerow(
                     [

@@ -20,8 +20,9 @@ from sklearn.preprocessing import StandardScaler
 
 from ._linear import LinearInverter
 
-#: Alphas searched by the demo. The outputs are standardized, so alpha is
-#: relative to a unit output variance per standardized input.
+#: Alphas searched by the demo. The outputs are standardized, so alpha is in
+#: output variances per squared standardized input, and one grid fits both
+#: data sets.
 DEMO_ALPHAS = np.logspace(-3, 3, 13)
 DEMO_PRIORS = ("diag", "full")
 TEST_SIZE = 0.25
@@ -67,7 +68,7 @@ class DemoResult:
         True held-out inputs.
     targets : ndarray of shape (n_test, n_outputs)
         Held-out outputs, standardized with the training mean and standard
-        deviation; these are the targets that are inverted.
+        deviation. These are the targets that are inverted.
     input_scale : ndarray of shape (n_features,)
         Training standard deviation of each input, the unit of the RMSE.
     recovered : dict of str to ndarray of shape (n_test, n_features)
@@ -276,8 +277,8 @@ def format_report(results, random_state=0):
     lines = [
         "skinvert demo: invert held-out targets with a LinearInverter wrapping "
         "StandardScaler + Ridge(alpha=1.0)",
-        f"random_state={random_state}; outputs are standardized with their "
-        f"training mean and standard deviation; alpha and prior are chosen by "
+        f"random_state={random_state}. Outputs are standardized with their "
+        f"training mean and standard deviation. Alpha and prior are chosen by "
         f"{CV_FOLDS}-fold GridSearchCV on the training rows, minimizing the RMSE "
         "of the recovered inputs.",
     ]
@@ -315,7 +316,7 @@ def write_figures(results, directory):
     results : list of DemoResult
         Output of :func:`run_demo`.
     directory : pathlib.Path
-        Folder for the figures; created when missing.
+        Folder for the figures, created when missing.
 
     Returns
     -------

@@ -286,12 +286,22 @@ class LinearInverter(BaseInverter):
         return alpha
 
     def _solve_matrices(self, dtype):
-        if dtype not in self._solve_cache:
-            self._solve_cache[dtype] = (
+        # The cache is rebuilt after unpickling, see __getstate__.
+        cache = self.__dict__.setdefault("_solve_cache", {})
+        key = np.dtype(dtype).str
+        if key not in cache:
+            cache[key] = (
                 np.ascontiguousarray(self._solve_matrix.T, dtype=dtype),
                 self._solve_offset.astype(dtype),
             )
-        return self._solve_cache[dtype]
+        return cache[key]
+
+    def __getstate__(self):
+        # Casts of the solve matrix are derived data: keep them out of saved
+        # files, which also keeps them loadable by skops.
+        state = super().__getstate__()
+        state.pop("_solve_cache", None)
+        return state
 
     def _relative_misfit(self, X, Y, A):
         """Root-mean-square of ``(A (x - mu) + c - y) / output_scale`` per row."""

@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import load_diabetes, load_linnerud
 from sklearn.exceptions import NotFittedError
-from sklearn.compose import TransformedTargetRegressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -311,3 +311,20 @@ def test_step_failing_off_data_named():
 
     with pytest.raises(ValueError, match="'functiontransformer'.*fails or returns"):
         LinearInverter(model).fit(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_skops_round_trip_after_use(linnerud, tmp_path, dtype):
+    skops_io = pytest.importorskip("skops.io")
+    X, Y = linnerud
+    inverter = LinearInverter(Ridge(), alpha=0.1).fit(X, Y)
+    expected = inverter.inverse_transform(Y.astype(dtype))
+    path = tmp_path / "inverter.skops"
+
+    skops_io.dump(inverter, path)
+    untrusted = skops_io.get_untrusted_types(file=path)
+    loaded = skops_io.load(path, trusted=untrusted)
+
+    assert_allclose(loaded.inverse_transform(Y.astype(dtype)), expected)
+    unpickled = pickle.loads(pickle.dumps(inverter))
+    assert_allclose(unpickled.inverse_transform(Y.astype(dtype)), expected)

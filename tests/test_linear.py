@@ -140,7 +140,9 @@ def test_zero_coefficients_never_raise():
 
     assert unused.sum() >= 3
     assert np.all(np.isfinite(X_hat))
-    assert_allclose(X_hat[:, unused], np.broadcast_to(X.mean(axis=0)[unused], (10, unused.sum())))
+    assert_allclose(
+        X_hat[:, unused], np.broadcast_to(X.mean(axis=0)[unused], (10, unused.sum()))
+    )
     assert_allclose(model.predict(X_hat), y[:10], rtol=1e-9)
 
 
@@ -294,7 +296,7 @@ def _bounded_reference(inverter, target, lower, upper, alpha):
         start,
         jac=True,
         method="L-BFGS-B",
-        bounds=list(zip(lower, upper)),
+        bounds=list(zip(lower, upper, strict=False)),
         options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10000},
     )
     return solution.x
@@ -319,7 +321,10 @@ def test_bounded_solution_matches_lbfgsb(alpha):
     assert np.all(result.X >= lower)
     assert np.all(result.X <= upper)
     assert np.any(result.active_bounds != 0)
-    assert_allclose(result.X[result.active_bounds == -1], np.broadcast_to(lower, result.X.shape)[result.active_bounds == -1])
+    assert_allclose(
+        result.X[result.active_bounds == -1],
+        np.broadcast_to(lower, result.X.shape)[result.active_bounds == -1],
+    )
 
 
 def test_data_bounds_hold_in_float32():

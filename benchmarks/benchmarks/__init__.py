@@ -1,0 +1,1 @@
+"""Airspeed velocity (asv) benchmarks for skinvert."""
