@@ -11,5 +11,15 @@ from ._base import BaseInverter
 from ._linear import LinearInverter
 from ._result import InversionResult
 
-__all__ = ["BaseInverter", "InversionResult", "LinearInverter"]
+__all__ = ["BaseInverter", "GradientInverter", "InversionResult", "LinearInverter"]
+
+
+def __getattr__(name):
+    # GradientInverter needs torch, which takes seconds to import; load it
+    # only when asked for, so LinearInverter and the CLI start fast.
+    if name == "GradientInverter":
+        from ._gradient import GradientInverter
+
+        return GradientInverter
+    raise AttributeError(f"module 'skinvert' has no attribute {name!r}")
 __version__ = "0.1.0"

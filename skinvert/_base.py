@@ -1,5 +1,6 @@
 """The contract every inverter shares: fit, transform, inverse_transform, invert."""
 
+import sys
 import warnings
 from numbers import Real
 
@@ -29,7 +30,16 @@ from ._prior import fit_input_prior
 from ._validation import FLOAT_DTYPES, check_targets, resolve_bounds
 
 
+def is_torch_module(estimator):
+    """Return True for a ``torch.nn.Module``, without importing torch."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(estimator, torch.nn.Module)
+
+
 def _is_fitted(estimator):
+    # A torch module has no fit: its weights are whatever it holds.
+    if is_torch_module(estimator):
+        return True
     try:
         check_is_fitted(estimator)
     except (NotFittedError, TypeError):
@@ -47,9 +57,14 @@ class BaseInverter(TransformerMixin, BaseEstimator):
     None, and learns from ``X`` the prior over inputs: mean, scale,
     covariance and range.
 
-    Subclasses implement ``_fit_inverse(X, Y_train, y)`` and
-    ``_invert(Y, diagnostics)`` and may extend ``_parameter_constraints``.
+    Subclasses implement ``_fit_inverse(X, Y_fitted, y)`` and
+    ``_invert(Y, diagnostics)``, may extend ``_parameter_constraints`` and
+    may override ``_prepare_forward(X)``, called once the model is fitted.
+    Those that set ``_supports_classifiers`` accept classifiers, whose
+    forward model is ``predict_proba``.
     """
+
+    _supports_classifiers = False
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["predict"]), None],
@@ -99,7 +114,8 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         name = type(self).__name__
         estimator = self._resolved_estimator()
 
-        if is_classifier(estimator):
+        classifier = is_classifier(estimator)
+        if classifier and not self._supports_classifiers:
             raise ValueError(
                 f"{name} needs a regressor, but estimator={estimator!r} is a "
                 "classifier. Wrap a regressor, or a Pipeline that ends in one."
@@ -116,22 +132,30 @@ class BaseInverter(TransformerMixin, BaseEstimator):
             self.estimator_ = estimator
         else:
             y = check_array(
-                y, dtype=FLOAT_DTYPES, ensure_2d=False, input_name="y", estimator=self
+                y,
+                dtype=None if classifier else FLOAT_DTYPES,
+                ensure_2d=False,
+                input_name="y",
+                estimator=self,
             )
             check_consistent_length(X, y)
-            self.estimator_ = clone(estimator).fit(X_original, y)
+            self.estimator_ = self._fit_clone(estimator, X_original, y)
         self._check_model_width(name)
+        if classifier:
+            self.classes_ = np.asarray(self.estimator_.classes_)
 
+        self._prepare_forward(X)
         Y_fitted = self._predict(X)
         self.n_outputs_ = Y_fitted.shape[1]
         self._output_names = output_names
-        Y_train = Y_fitted if y is None else y.reshape(X.shape[0], -1)
+        Y_train = Y_fitted if y is None or classifier else y.reshape(X.shape[0], -1)
         if Y_train.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"{name}: y has {Y_train.shape[1]} columns but the fitted model "
                 f"predicts {self.n_outputs_} outputs."
             )
 
+        self.output_scale_ = _output_scale(Y_train)
         prior = fit_input_prior(X, self.prior)
         self.prior_mean_ = prior["mean"]
         self.prior_scale_ = prior["scale"]
@@ -146,6 +170,12 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         self._fit_inverse(X, Y_fitted, Y_train if y is not None else None)
         return self
 
+    def _fit_clone(self, estimator, X, y):
+        return clone(estimator).fit(X, y)
+
+    def _prepare_forward(self, X):
+        """Build whatever the forward model needs once ``estimator_`` is set."""
+
     def _check_model_width(self, name):
         expected = getattr(self.estimator_, "n_features_in_", None)
         if expected is not None and expected != self.n_features_in_:
@@ -155,8 +185,12 @@ class BaseInverter(TransformerMixin, BaseEstimator):
             )
 
     def _predict(self, X):
-        """Return the model's predictions as a 2-D float64 array."""
-        Y = self.estimator_.predict(as_model_input(self.estimator_, X))
+        """Return the model's predictions, or class probabilities, as 2-D float64."""
+        model_input = as_model_input(self.estimator_, X)
+        if is_classifier(self.estimator_):
+            Y = self.estimator_.predict_proba(model_input)
+        else:
+            Y = self.estimator_.predict(model_input)
         Y = np.asarray(Y, dtype=np.float64)
         return Y.reshape(Y.shape[0], -1)
 
@@ -193,10 +227,13 @@ class BaseInverter(TransformerMixin, BaseEstimator):
             ``converged``, plus what the method adds.
         """
         check_is_fitted(self)
-        Y = check_targets(self, Y, self.n_outputs_)
+        Y = self._check_targets(Y)
         result = self._invert(Y, diagnostics=True)
-        self._warn_not_converged(result.converged)
+        self._warn_not_converged(result)
         return result
+
+    def _check_targets(self, Y):
+        return check_targets(self, Y, self.n_outputs_)
 
     def inverse_transform(self, Y):
         """Find inputs whose predictions match the targets.
@@ -214,9 +251,9 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         Y_original = Y
-        Y = check_targets(self, Y, self.n_outputs_)
+        Y = self._check_targets(Y)
         result = self._invert(Y, diagnostics=False)
-        self._warn_not_converged(result.converged)
+        self._warn_not_converged(result)
         return self._wrap_inverse_output(result.X, Y_original)
 
     def score(self, X, y, sample_weight=None):
@@ -242,7 +279,7 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
-        Y = check_targets(self, y, self.n_outputs_)
+        Y = self._check_targets(y)
         check_consistent_length(X, Y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -287,22 +324,49 @@ class BaseInverter(TransformerMixin, BaseEstimator):
             X_hat, Y_original, columns=self._input_feature_names(), inplace=False
         )
 
-    def _warn_not_converged(self, converged):
-        n_failed = int(np.size(converged) - np.count_nonzero(converged))
-        if n_failed == 0:
+    def _warn_not_converged(self, result):
+        name = type(self).__name__
+        n_targets = np.size(result.converged)
+        not_converged = ~np.asarray(result.converged, dtype=bool)
+        unfinished = np.zeros(n_targets, dtype=bool)
+        if result.stopped is not None:
+            unfinished = not_converged & ~np.asarray(result.stopped, dtype=bool)
+        unreachable = not_converged & ~unfinished
+
+        if unfinished.any():
+            warnings.warn(
+                f"{name}: {int(unfinished.sum())} of {n_targets} targets did not "
+                f"converge within max_iter={getattr(self, 'max_iter', None)} "
+                "iterations. Increase max_iter, or check invert(Y).residual.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if not unreachable.any():
             return
         where = "within the bounds" if self.bounds is not None else "by the model"
         widen = ", or widen bounds" if self.bounds is not None else ""
         warnings.warn(
-            f"{type(self).__name__}: {n_failed} of {np.size(converged)} targets "
-            f"cannot be reached {where}: their smallest possible misfit is above "
-            f"tol={self.tol} relative to the scale of the training outputs. The "
-            "returned inputs minimize the misfit; invert(Y).residual gives it per "
-            "target. Check that the targets lie in the model's output range"
-            f"{widen}, or raise tol for noisy targets.",
+            f"{name}: {int(unreachable.sum())} of {n_targets} targets cannot be "
+            f"reached {where}: their smallest misfit found is above "
+            f"tol={self.tol} in units of the training outputs' standard "
+            "deviation. The returned inputs minimize the misfit; "
+            "invert(Y).residual gives it per target. Check that the targets lie "
+            f"in the model's output range{widen}, or raise tol for noisy targets.",
             ConvergenceWarning,
             stacklevel=3,
         )
+
+
+def _output_scale(Y):
+    """Return the standard deviation of each output, floored for rounding.
+
+    The floor, 1e-6 times the root-mean-square of the output, keeps
+    tolerances above rounding error for outputs with a large constant part.
+    Constant zero outputs get scale 1.
+    """
+    scale = np.maximum(Y.std(axis=0), 1e-6 * np.sqrt(np.mean(Y**2, axis=0)))
+    scale[scale == 0] = 1.0
+    return scale
 
 
 def _column_names(y):

@@ -79,8 +79,9 @@ class LinearInverter(BaseInverter):
         residuals, which needs ``y`` in ``fit``.
     tol : float, default=1e-5
         A target counts as unreachable, and not converged, when its smallest
-        possible root-mean-square misfit within the bounds exceeds ``tol``
-        times the root-mean-square of the training outputs.
+        possible misfit within the bounds exceeds ``tol``. The misfit is the
+        root-mean-square over outputs of the error divided by
+        ``output_scale_``.
     verbose : int, default=0
         0 is silent; 1 logs the fitted map and the chosen alpha, and the
         progress of bounded solves, through the ``skinvert`` logger.
@@ -114,6 +115,8 @@ class LinearInverter(BaseInverter):
         Training range per feature.
     bounds_ : tuple of ndarray or None
         Bounds used, as ``(lower, upper)``.
+    output_scale_ : ndarray of shape (n_outputs,)
+        Standard deviation of each training output, the unit of ``tol``.
     n_outputs_ : int
         Number of model outputs.
     n_features_in_ : int
@@ -209,9 +212,6 @@ class LinearInverter(BaseInverter):
         self._range_basis = U[:, :full_rank]
 
         Y_train = Y_fitted if y is None else y
-        self.output_scale_ = np.sqrt(np.mean(Y_train**2, axis=0))
-        self.output_scale_[self.output_scale_ == 0] = 1.0
-
         self.noise_level_ = self.noise_level
         if self.noise_level_ is None and y is not None:
             self.noise_level_ = float(np.sqrt(np.mean((y - Y_fitted) ** 2)))

@@ -27,6 +27,15 @@ class InversionResult:
         Gaussian prior, ignoring the bounds; None where the method has none.
     alpha : float or None
         Regularization strength used.
+    n_iter : ndarray of shape (n_targets,) or None
+        Iterations run for the returned input; None for closed forms.
+    stopped : ndarray of shape (n_targets,), dtype=bool, or None
+        True where the optimizer met a stopping test before ``max_iter``;
+        None for closed forms.
+    candidates : ndarray of shape (n_targets, n_candidates, n_features) or None
+        Every candidate input found per target (one per start), best first.
+    candidate_losses : ndarray of shape (n_targets, n_candidates) or None
+        Objective value of each candidate, in the order of ``candidates``.
     """
 
     X: np.ndarray
@@ -35,6 +44,10 @@ class InversionResult:
     active_bounds: np.ndarray | None = None
     X_std: np.ndarray | None = None
     alpha: float | None = None
+    n_iter: np.ndarray | None = None
+    stopped: np.ndarray | None = None
+    candidates: np.ndarray | None = None
+    candidate_losses: np.ndarray | None = None
 
     def __repr__(self):
         n_targets = self.X.shape[0]

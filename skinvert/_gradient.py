@@ -1,0 +1,618 @@
+"""Batched gradient inversion of differentiable models."""
+
+import sys
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.neural_network import MLPRegressor
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_array
+
+from ._base import BaseInverter, is_torch_module
+from ._optim import minimize_rows
+from ._result import InversionResult
+from ._torch_models import build_torch_forward
+from ._validation import FLOAT_DTYPES
+
+# Rows of the training data compared with the targets at once by init="nearest".
+_NEAREST_CHUNK = 1024
+
+
+class GradientInverter(BaseInverter):
+    r"""Invert a differentiable model by batched gradient descent on its inputs.
+
+    The model is a fitted ``torch.nn.Module``, a skorch net, a scikit-learn
+    ``MLPRegressor`` or ``MLPClassifier`` (rebuilt exactly as a torch graph),
+    an affine regressor, or a Pipeline of affine steps (scalers, PCA) ending
+    in one of these. For a regressor and target ``y`` the inverter solves
+
+    .. math::
+
+        \min_{l \le x \le u} \|f(x) - y\|^2 + \alpha \|L^{-1}(x - \mu)\|^2
+
+    from one or more starting points, where ``mu`` is the training mean and
+    ``L`` the square root of the prior covariance (``diag(std)`` for
+    ``prior="diag"``, the training covariance for ``prior="full"``). This is
+    the objective of :class:`LinearInverter`, so both agree on affine
+    models. For a classifier the misfit is the cross-entropy to the target:
+    ``-log p_c(x)`` for a class label ``c`` (the input the model is most
+    confident belongs to ``c``), or the Kullback-Leibler divergence for a
+    target probability vector.
+
+    All targets and all starts are optimized together, ``batch_size`` rows
+    at a time, but each row has its own line search or step size and its
+    own stopping test, so one target never changes the answer for another.
+    The model's weights are frozen and it runs in evaluation mode during
+    the optimization; its training flags and ``requires_grad`` flags are
+    restored afterwards, also when the call raises.
+
+    Parameters
+    ----------
+    estimator : model or None, default=None
+        Differentiable model, see above. None means a small
+        ``MLPRegressor``. A torch module or skorch net is used as it is;
+        call ``fit(X)`` without ``y``.
+    alpha : float, default=0.0
+        Weight of the prior term.
+    prior : {"diag", "full"}, default="diag"
+        Prior covariance: per-feature variances or the training covariance.
+    bounds : None, "data" or (lower, upper), default="data"
+        Box the inputs must stay in, in the units of X. The default keeps
+        them in the training range, where the model was fitted. Enforced
+        exactly by projection: a returned input is never outside it.
+    init : {"mean", "random", "nearest"}, array-like or estimator, default="nearest"
+        First start per target: the training mean, a draw from the prior,
+        the training row whose prediction is nearest the target, an array of
+        shape (n_targets, n_features) or (n_features,), or an estimator whose
+        ``predict(Y)`` maps targets to inputs (an encoder or amortized
+        inverse). With "nearest", every start is a near training row, the
+        k-th nearest for the k-th start; otherwise extra starts are drawn
+        from the prior.
+    optimizer : {"lbfgs", "adam"}, default="lbfgs"
+        Projected L-BFGS with an Armijo line search per target, or Adam with
+        a step size per target that shrinks when its loss stalls.
+    max_iter : int, default=200
+        Iterations per start.
+    tol : float, default=1e-4
+        A target counts as reached when the root-mean-square over outputs of
+        its error divided by ``output_scale_`` is at most ``tol``; a start
+        stops early once it is ten times below. For classifiers, a label
+        target is reached when the model predicts that class, and a
+        probability target when the root-mean-square gap of the
+        probabilities is at most ``tol``.
+    learning_rate : float, default=0.05
+        Adam's initial step, in standardized input units.
+    n_restarts : int, default=0
+        Extra starts per target. All are returned in ``invert(Y).candidates``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the prior draws (``init="random"`` and restarts). The torch
+        global random state is never used.
+    device : str, torch.device or None, default=None
+        Where to compute. None means the device of a torch model, else cpu.
+        A user's torch module is never moved; a different device raises.
+    batch_size : int, default=1000
+        Rows (targets times starts) optimized at once; bounds memory.
+    verbose : int, default=0
+        0 is silent; 1 shows a progress bar per batch with the mean loss and
+        the number of starts still running.
+
+    Attributes
+    ----------
+    estimator_ : model
+        The fitted forward model.
+    classes_ : ndarray
+        Class labels, for classifiers.
+    output_scale_ : ndarray of shape (n_outputs,)
+        Standard deviation of each training output, the unit of ``tol``.
+    prior_mean_, prior_scale_ : ndarray of shape (n_features,)
+        Training mean and standard deviation (1 for constant features).
+    prior_covariance_ : ndarray of shape (n_features, n_features)
+        Prior covariance.
+    data_min_, data_max_ : ndarray of shape (n_features,)
+        Training range per feature.
+    bounds_ : tuple of ndarray or None
+        Bounds used, as ``(lower, upper)``.
+    n_outputs_ : int
+        Number of model outputs, or of classes for a classifier.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the input features, when X had string column names.
+
+    See Also
+    --------
+    LinearInverter : Closed-form inversion of affine models.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neural_network import MLPRegressor
+    >>> from skinvert import GradientInverter
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, size=(200, 2))
+    >>> y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2
+    >>> model = MLPRegressor(
+    ...     hidden_layer_sizes=(32,), solver="lbfgs", max_iter=2000, random_state=0
+    ... )
+    >>> inverter = GradientInverter(model).fit(X, y)
+    >>> result = inverter.invert([0.5, 1.2])
+    >>> bool(result.converged.all())
+    True
+    >>> predicted = inverter.transform(result.X).ravel()
+    >>> bool(np.allclose(predicted, [0.5, 1.2], atol=1e-3))
+    True
+    """
+
+    _supports_classifiers = True
+
+    _parameter_constraints: dict = {
+        **BaseInverter._parameter_constraints,
+        "estimator": [HasMethods(["predict"]), HasMethods(["forward"]), None],
+        "init": [
+            StrOptions({"mean", "random", "nearest"}),
+            "array-like",
+            HasMethods(["predict"]),
+        ],
+        "optimizer": [StrOptions({"lbfgs", "adam"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "n_restarts": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "device": [None, str, torch.device],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        alpha=0.0,
+        prior="diag",
+        bounds="data",
+        init="nearest",
+        optimizer="lbfgs",
+        max_iter=200,
+        tol=1e-4,
+        learning_rate=0.05,
+        n_restarts=0,
+        random_state=None,
+        device=None,
+        batch_size=1000,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.alpha = alpha
+        self.prior = prior
+        self.bounds = bounds
+        self.init = init
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.learning_rate = learning_rate
+        self.n_restarts = n_restarts
+        self.random_state = random_state
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _make_default_estimator(self):
+        return MLPRegressor(
+            hidden_layer_sizes=(16,), solver="lbfgs", max_iter=500, random_state=0
+        )
+
+    def _fit_clone(self, estimator, X, y):
+        if is_torch_module(estimator):
+            raise ValueError(
+                "GradientInverter cannot fit a bare torch module: it has no fit "
+                "method. Train it first and call fit(X) without y, or wrap it "
+                "in a skorch net."
+            )
+        return super()._fit_clone(estimator, X, y)
+
+    def _prepare_forward(self, X):
+        self._forward = build_torch_forward(
+            self.estimator_, X, owner=type(self).__name__, device=self.device
+        )
+
+    def _predict(self, X):
+        if not is_torch_module(self.estimator_):
+            return super()._predict(X)
+        forward = self._forward
+        _check_grad_mode()
+        inputs = torch.as_tensor(X, dtype=forward.dtype, device=forward.device)
+        with forward.frozen(), torch.no_grad():
+            try:
+                values = forward.values(forward.module(inputs))
+            except RuntimeError as exc:
+                raise ValueError(
+                    f"GradientInverter: the torch module failed on X of shape "
+                    f"{X.shape}: {exc}"
+                ) from exc
+        return values.detach().cpu().numpy().astype(np.float64)
+
+    def _fit_inverse(self, X, Y_fitted, y):
+        # Kept for init="nearest": training rows and what the model gives
+        # for them.
+        self._train_X = np.asarray(X, dtype=np.float64)
+        self._train_outputs = Y_fitted
+
+    def _check_targets(self, Y):
+        if not hasattr(self, "classes_"):
+            return super()._check_targets(Y)
+        return _ClassTargets.from_user(self, Y)
+
+    def _invert(self, Y, diagnostics):
+        _check_grad_mode()
+        n_targets = Y.shape[0]
+        starts = self._starting_points(Y)
+        n_candidates = starts.shape[1]
+        lower, upper = self._bounds_or_infinite()
+
+        flat = starts.reshape(n_targets * n_candidates, -1)
+        owner = np.repeat(np.arange(n_targets), n_candidates)
+        solved = self._solve(flat, Y, owner, self.alpha)
+
+        # Order each target's candidates by objective, best first.
+        losses = solved["loss"].reshape(n_targets, n_candidates)
+        order = np.argsort(losses, axis=1, kind="stable")
+        pick = (np.arange(n_targets)[:, None], order)
+        candidates = solved["x"].reshape(n_targets, n_candidates, -1)[pick]
+        losses = losses[pick]
+        n_iter = solved["n_iter"].reshape(n_targets, n_candidates)[pick][:, 0]
+        stopped = solved["stopped"].reshape(n_targets, n_candidates)[pick][:, 0]
+        nonfinite = solved["nonfinite"].reshape(n_targets, n_candidates).any(axis=1)
+        X = candidates[:, 0]
+
+        residual, reached = self._misfit(X, Y)
+        if self.alpha > 0 and not hasattr(self, "classes_"):
+            # With a prior the misfit is part of the trade-off. A target is
+            # unreachable only if it stays far off without the prior.
+            check = np.flatnonzero(~reached)
+            if check.size:
+                polished = self._solve(X[check], Y, check, 0.0, method="lbfgs")
+                _, reached[check] = self._misfit(polished["x"], Y[check])
+        converged = stopped & reached
+
+        if nonfinite.any():
+            _warn_nonfinite(np.flatnonzero(nonfinite))
+
+        dtype = self._output_dtype(Y)
+        X = X.astype(dtype)
+        active = None
+        if self.bounds_ is not None:
+            active = np.zeros(X.shape, dtype=np.int8)
+            active[X >= upper.astype(dtype)] = 1
+            active[X <= lower.astype(dtype)] = -1
+        return InversionResult(
+            X=X,
+            residual=residual,
+            converged=converged,
+            active_bounds=active,
+            alpha=float(self.alpha),
+            n_iter=n_iter,
+            stopped=stopped,
+            candidates=candidates.astype(dtype),
+            candidate_losses=losses,
+        )
+
+    def _output_dtype(self, Y):
+        if hasattr(self, "classes_"):
+            return np.float32 if self._forward.dtype == torch.float32 else np.float64
+        return Y.dtype
+
+    def _bounds_or_infinite(self):
+        if self.bounds_ is None:
+            infinite = np.full(self.n_features_in_, np.inf)
+            return -infinite, infinite
+        return self.bounds_
+
+    def _solve(self, starts, Y, owner, alpha, method=None):
+        """Run the batched minimizer on ``starts``; row i aims at ``Y[owner[i]]``."""
+        forward = self._forward
+        dtype, device = forward.dtype, forward.device
+        as_tensor = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+
+        mean, scale = self.prior_mean_, self.prior_scale_
+        lower, upper = self._bounds_or_infinite()
+        constants = {
+            "mean": as_tensor(mean),
+            "scale": as_tensor(scale),
+            "inverse_sqrt_t": as_tensor(self._prior_inverse_sqrt.T),
+        }
+        targets = as_tensor(Y)
+        entropy = None
+        if hasattr(self, "classes_"):
+            entropy = -torch.special.xlogy(targets, targets).sum(dim=1)
+        owner_t = torch.as_tensor(owner, device=device)
+        z_lower, z_upper = (
+            as_tensor((lower - mean) / scale),
+            as_tensor((upper - mean) / scale),
+        )
+        z_starts = as_tensor((starts - mean) / scale)
+        normalizer, loss_floor = self._loss_scale(Y.shape[1])
+        # Stationarity test on the normalized loss: 1e-7 in float64, and
+        # the square root of the machine epsilon (3e-4) in float32.
+        gtol = max(1e-7, float(np.sqrt(torch.finfo(dtype).eps)))
+
+        n_rows = starts.shape[0]
+        out = {
+            "x": np.empty((n_rows, starts.shape[1])),
+            "loss": np.empty(n_rows),
+            "n_iter": np.empty(n_rows, dtype=np.int64),
+            "stopped": np.empty(n_rows, dtype=bool),
+            "nonfinite": np.empty(n_rows, dtype=bool),
+        }
+        batches = range(0, n_rows, self.batch_size)
+        with forward.frozen(), torch.enable_grad():
+            for number, start in enumerate(batches, 1):
+                rows = slice(start, start + self.batch_size)
+                batch_owner = owner_t[rows]
+
+                def loss_fn(z, index, batch_owner=batch_owner):
+                    target_rows = batch_owner[index]
+                    return (
+                        self._objective(
+                            z,
+                            targets[target_rows],
+                            entropy,
+                            target_rows,
+                            alpha,
+                            constants,
+                        )
+                        / normalizer
+                    )
+
+                progress = _ProgressBar(
+                    self.verbose, self.max_iter, number, len(batches)
+                )
+                try:
+                    result = minimize_rows(
+                        loss_fn,
+                        z_starts[rows],
+                        z_lower,
+                        z_upper,
+                        method=method or self.optimizer,
+                        max_iter=self.max_iter,
+                        loss_floor=loss_floor,
+                        gtol=gtol,
+                        learning_rate=self.learning_rate,
+                        progress=progress,
+                    )
+                finally:
+                    progress.close()
+                z = result.x.detach().cpu().numpy().astype(np.float64)
+                out["x"][rows] = np.clip(mean + z * scale, lower, upper)
+                out["loss"][rows] = result.loss.cpu().numpy()
+                out["n_iter"][rows] = result.n_iter.cpu().numpy()
+                out["stopped"][rows] = result.stopped.cpu().numpy()
+                out["nonfinite"][rows] = result.nonfinite.cpu().numpy()
+        return out
+
+    def _objective(self, z, targets, entropy, target_rows, alpha, constants):
+        forward = self._forward
+        x = constants["mean"] + z * constants["scale"]
+        raw = forward.module(x)
+        if entropy is None:
+            misfit = ((forward.values(raw) - targets) ** 2).sum(dim=1)
+        else:
+            log_proba = forward.log_proba(raw)
+            cross = torch.where(targets > 0, targets * log_proba, 0).sum(dim=1)
+            misfit = -cross - entropy[target_rows]
+        if alpha == 0:
+            return misfit
+        if self.prior == "diag":
+            penalty = (z * z).sum(dim=1)
+        else:
+            whitened = (x - constants["mean"]) @ constants["inverse_sqrt_t"]
+            penalty = (whitened * whitened).sum(dim=1)
+        return misfit + alpha * penalty
+
+    def _loss_scale(self, n_outputs):
+        """Return the loss normalizer and the loss at which a start stops.
+
+        Regression losses are divided by the summed output variances so that
+        tolerances are relative. The floor guarantees a misfit ten times
+        below ``tol`` in the units of ``output_scale_``.
+        """
+        if hasattr(self, "classes_"):
+            return 1.0, 0.0
+        variances = self.output_scale_**2
+        normalizer = float(variances.sum())
+        floor = (0.1 * self.tol) ** 2 * n_outputs * variances.min() / normalizer
+        return normalizer, floor
+
+    def _misfit(self, X, Y):
+        """Return the residual per target and whether it counts as reached."""
+        forward = self._forward
+        inputs = torch.as_tensor(X, dtype=forward.dtype, device=forward.device)
+        with forward.frozen(), torch.no_grad():
+            raw = forward.module(inputs)
+            if hasattr(self, "classes_"):
+                proba = forward.log_proba(raw).exp().cpu().numpy().astype(np.float64)
+            else:
+                values = forward.values(raw).cpu().numpy().astype(np.float64)
+        if not hasattr(self, "classes_"):
+            gap = values - Y
+            residual = np.sqrt(np.mean(gap**2, axis=1))
+            relative = np.sqrt(np.mean((gap / self.output_scale_) ** 2, axis=1))
+            return residual, relative <= self.tol
+        is_label = np.isclose(Y.max(axis=1), 1.0) & np.isclose(Y.sum(axis=1), 1.0)
+        label = np.argmax(Y, axis=1)
+        rows = np.arange(Y.shape[0])
+        residual = np.where(
+            is_label,
+            1.0 - proba[rows, label],
+            np.sqrt(np.mean((proba - Y) ** 2, axis=1)),
+        )
+        reached = np.where(
+            is_label, np.argmax(proba, axis=1) == label, residual <= self.tol
+        )
+        return residual, reached
+
+    def _starting_points(self, Y):
+        """Return starts of shape (n_targets, 1 + n_restarts, n_features)."""
+        n_targets = Y.shape[0]
+        n_candidates = 1 + self.n_restarts
+        rng = check_random_state(self.random_state)
+        lower, upper = self._bounds_or_infinite()
+
+        if isinstance(self.init, str) and self.init == "nearest":
+            starts = self._nearest_rows(Y, n_candidates)
+        else:
+            first = self._first_start(Y, rng)
+            draws = self._prior_draws(rng, (n_targets, n_candidates - 1))
+            starts = np.concatenate([first[:, None], draws], axis=1)
+        return np.clip(starts, lower, upper)
+
+    def _prior_draws(self, rng, shape):
+        noise = rng.standard_normal((*shape, self.n_features_in_))
+        return self.prior_mean_ + noise @ self._prior_sqrt.T
+
+    def _first_start(self, Y, rng):
+        n_targets = Y.shape[0]
+        init = self.init
+        if isinstance(init, str):
+            if init == "mean":
+                return np.tile(self.prior_mean_, (n_targets, 1))
+            return self._prior_draws(rng, (n_targets,))
+        if hasattr(init, "predict"):
+            start = np.asarray(init.predict(Y), dtype=np.float64)
+            name = f"init.predict(Y) of {type(init).__name__}"
+        else:
+            start = check_array(
+                init, dtype=FLOAT_DTYPES, ensure_2d=False, input_name="init"
+            )
+            start = np.asarray(start, dtype=np.float64)
+            name = "init"
+        if start.ndim == 1 and start.shape[0] == self.n_features_in_:
+            start = np.tile(start, (n_targets, 1))
+        if start.shape != (n_targets, self.n_features_in_):
+            raise ValueError(
+                f"GradientInverter: {name} has shape {start.shape}, but "
+                f"{n_targets} targets with {self.n_features_in_} features need "
+                f"shape ({n_targets}, {self.n_features_in_}) or "
+                f"({self.n_features_in_},)."
+            )
+        if not np.all(np.isfinite(start)):
+            raise ValueError(f"GradientInverter: {name} contains NaN or infinity.")
+        return start
+
+    def _nearest_rows(self, Y, n_candidates):
+        """Return, per target, the training rows with the nearest outputs."""
+        outputs = self._train_outputs
+        weights = 1.0 if hasattr(self, "classes_") else 1.0 / self.output_scale_
+        scaled = outputs * weights
+        n_train = scaled.shape[0]
+        k = min(n_candidates, n_train)
+        chosen = np.empty((Y.shape[0], k), dtype=np.int64)
+        for start in range(0, Y.shape[0], _NEAREST_CHUNK):
+            rows = slice(start, start + _NEAREST_CHUNK)
+            distance = (
+                np.sum((Y[rows] * weights) ** 2, axis=1)[:, None]
+                - 2 * (Y[rows] * weights) @ scaled.T
+                + np.sum(scaled**2, axis=1)[None, :]
+            )
+            nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
+            order = np.argsort(np.take_along_axis(distance, nearest, axis=1), axis=1)
+            chosen[rows] = np.take_along_axis(nearest, order, axis=1)
+        starts = self._train_X[chosen]
+        if k < n_candidates:
+            rng = check_random_state(self.random_state)
+            extra = self._prior_draws(rng, (Y.shape[0], n_candidates - k))
+            starts = np.concatenate([starts, extra], axis=1)
+        return starts
+
+
+def _check_grad_mode():
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            "GradientInverter needs gradients with respect to the inputs, which "
+            "torch.inference_mode() disables. Call it outside inference_mode "
+            "(torch.no_grad() is fine)."
+        )
+
+
+def _warn_nonfinite(targets):
+    import warnings
+
+    shown = ", ".join(str(i) for i in targets[:10])
+    more = f" and {targets.size - 10} more" if targets.size > 10 else ""
+    warnings.warn(
+        f"GradientInverter: the loss was NaN or infinite at some point for "
+        f"{targets.size} target(s) (rows {shown}{more}). Their result is the "
+        "best point with a finite loss. Tighten bounds or check the model on "
+        "inputs outside the training data.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+class _ClassTargets:
+    """Conversion of classifier targets to rows of class probabilities."""
+
+    @staticmethod
+    def from_user(inverter, Y):
+        classes = inverter.classes_
+        array = np.asarray(Y)
+        if (
+            array.ndim == 2
+            and array.shape[1] == classes.size
+            and array.dtype.kind in "fiu"
+        ):
+            P = check_array(
+                array, dtype=FLOAT_DTYPES, input_name="Y", estimator=inverter
+            )
+            if np.any(P < 0) or not np.allclose(P.sum(axis=1), 1.0, atol=1e-6):
+                raise ValueError(
+                    "GradientInverter: Y has one column per class, so it is read "
+                    "as probability vectors, but some rows are negative or do not "
+                    "sum to 1. Pass probabilities, or a 1-D array of class labels."
+                )
+            return np.asarray(P, dtype=np.float64)
+        labels = check_array(
+            array, dtype=None, ensure_2d=False, input_name="Y", estimator=inverter
+        )
+        if labels.ndim != 1:
+            raise ValueError(
+                f"GradientInverter: Y has shape {labels.shape}. For a classifier "
+                f"pass a 1-D array of class labels or probability vectors of "
+                f"shape (n_targets, {classes.size})."
+            )
+        lookup = {label: i for i, label in enumerate(classes.tolist())}
+        unknown = [label for label in labels.tolist() if label not in lookup]
+        if unknown:
+            raise ValueError(
+                f"GradientInverter: Y contains labels the classifier does not "
+                f"know, such as {unknown[0]!r}. Known classes: {classes.tolist()}."
+            )
+        index = np.array([lookup[label] for label in labels.tolist()], dtype=np.int64)
+        return np.eye(classes.size)[index]
+
+
+class _ProgressBar:
+    """A tqdm bar over iterations of one batch, shown when ``verbose`` is set."""
+
+    def __init__(self, verbose, max_iter, number, n_batches):
+        self._bar = None
+        if verbose:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=max_iter,
+                desc=f"batch {number}/{n_batches}",
+                file=sys.stderr,
+                leave=False,
+            )
+
+    def __call__(self, iteration, n_running, mean_loss):
+        if self._bar is None:
+            return
+        self._bar.n = iteration
+        self._bar.set_postfix(loss=f"{mean_loss:.3g}", running=n_running, refresh=True)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
