@@ -22,4 +22,6 @@ def __getattr__(name):
 
         return GradientInverter
     raise AttributeError(f"module 'skinvert' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"

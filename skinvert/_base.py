@@ -36,6 +36,11 @@ def is_torch_module(estimator):
     return torch is not None and isinstance(estimator, torch.nn.Module)
 
 
+def _is_classifier(estimator):
+    # A torch module is not a scikit-learn estimator and has no tags.
+    return not is_torch_module(estimator) and is_classifier(estimator)
+
+
 def _is_fitted(estimator):
     # A torch module has no fit: its weights are whatever it holds.
     if is_torch_module(estimator):
@@ -114,7 +119,7 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         name = type(self).__name__
         estimator = self._resolved_estimator()
 
-        classifier = is_classifier(estimator)
+        classifier = _is_classifier(estimator)
         if classifier and not self._supports_classifiers:
             raise ValueError(
                 f"{name} needs a regressor, but estimator={estimator!r} is a "
@@ -187,7 +192,7 @@ class BaseInverter(TransformerMixin, BaseEstimator):
     def _predict(self, X):
         """Return the model's predictions, or class probabilities, as 2-D float64."""
         model_input = as_model_input(self.estimator_, X)
-        if is_classifier(self.estimator_):
+        if _is_classifier(self.estimator_):
             Y = self.estimator_.predict_proba(model_input)
         else:
             Y = self.estimator_.predict(model_input)
