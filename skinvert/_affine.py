@@ -116,9 +116,8 @@ def _step_function(step):
 def _not_affine_error(owner, culprit, deviation):
     if np.isfinite(deviation):
         gap = (
-            f"its output differs from the affine map read off by probing each "
-            f"input by {deviation:.3g} of its spread, on training rows and points "
-            "around them"
+            f"its predictions depart from an affine map by up to {deviation:.3g} "
+            "times their range, on training rows and points around them"
         )
     else:
         gap = (

@@ -118,6 +118,18 @@ def select_alpha(method, s, beta, outside, n_outputs, noise_level=None, owner=""
     alphas = alpha_grid(s[0])
     if method == "gcv":
         criterion = gcv_scores(s, beta, outside, n_outputs, alphas)
+        finite = criterion[np.isfinite(criterion)]
+        if finite.size and np.ptp(finite) <= 1e-9 * np.max(np.abs(finite)):
+            warnings.warn(
+                f"{owner}: alpha='gcv' cannot choose, because its score is the "
+                "same for every alpha. That happens when the map has no more "
+                f"outputs than independent directions (here {n_outputs} output(s), "
+                f"rank {s.size}). alpha_ is set to 0, the exact fit. Use "
+                "alpha='discrepancy' or tune alpha with GridSearchCV.",
+                UserWarning,
+                stacklevel=6,
+            )
+            return 0.0, alphas, criterion
         index = int(np.argmin(criterion))
         alpha, on_edge = alphas[index], index in (0, alphas.size - 1)
     elif method == "lcurve":

@@ -13,6 +13,7 @@ from sklearn.base import (
     is_classifier,
 )
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
@@ -176,6 +177,12 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         return self
 
     def _fit_clone(self, estimator, X, y):
+        if isinstance(estimator, FrozenEstimator) and not _is_fitted(estimator):
+            raise NotFittedError(
+                f"{type(self).__name__}: the FrozenEstimator wraps a model that "
+                "is not fitted, and a FrozenEstimator is never refitted. Fit the "
+                "model before freezing it, or pass it without FrozenEstimator."
+            )
         return clone(estimator).fit(X, y)
 
     def _prepare_forward(self, X):

@@ -74,7 +74,7 @@ def build_parser():
         help=(
             "also write the regularization curves and recovered-vs-true "
             "scatter plots as PNG files to folder DIR, created if missing. It "
-            "needs matplotlib (pip install skinvert[plot])"
+            "needs matplotlib (pip install 'skinvert[plot]')"
         ),
     )
     demo.add_argument(
@@ -193,7 +193,7 @@ def _run_demo(args):
         except ImportError:
             raise CommandError(
                 "--plot needs matplotlib, which is not installed. Install it "
-                "with: pip install skinvert[plot]"
+                "with: pip install 'skinvert[plot]'"
             ) from None
 
     results = run_demo(random_state=args.random_state)
@@ -213,6 +213,12 @@ def _run_demo(args):
 
 
 def _run_invert(args):
+    for source in (args.model, args.targets, args.data):
+        if source is not None and args.output.resolve() == source.resolve():
+            raise CommandError(
+                f"-o {args.output} is also an input file; choose another output "
+                "path so the input is not overwritten."
+            )
     model = load_model(args.model, args.trust_pickle, args.trust)
     train = None
     if args.data is not None:

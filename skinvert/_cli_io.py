@@ -142,6 +142,17 @@ def align_columns(values, header, n_expected, names, role, path, strict_names):
                 f"{role} file '{path}' lacks the model's input column(s) "
                 f"{', '.join(missing)}. Its header is {', '.join(header)}."
             )
+        known = [name for name in header if name in names]
+        if known:
+            logger.warning(
+                "%s file '%s' names some of the model's columns (%s) but not "
+                "all (missing: %s), so its columns are taken in file order. "
+                "Check that the order is right.",
+                role,
+                path,
+                ", ".join(known),
+                ", ".join(missing),
+            )
     if n_expected is not None and values.shape[1] != n_expected:
         kind = "output" if role == "TARGETS" else "input"
         raise CommandError(

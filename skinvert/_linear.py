@@ -59,7 +59,9 @@ class LinearInverter(BaseInverter):
         the posterior mean.
     prior : {"diag", "full"}, default="diag"
         Prior covariance: per-feature variances, or the full training
-        covariance (the penalty is then the Mahalanobis distance).
+        covariance (the penalty is then the Mahalanobis distance). The full
+        covariance is shrunk toward its diagonal by a share of 1e-6 so that
+        it stays invertible with collinear features.
     bounds : None, "data" or (lower, upper), default=None
         Box constraints on the inputs, in the units of X: "data" uses the
         training minimum and maximum; ``lower`` and ``upper`` are scalars or
@@ -236,6 +238,12 @@ class LinearInverter(BaseInverter):
         self._solve_offset = self.prior_mean_ - self._solve_matrix @ self._center
         self._solve_cache = {}
 
+        # The unregularized, untruncated solution, which tells whether a
+        # target can be reached within the bounds whatever alpha is.
+        U_r, s_r, V_r = U[:, :full_rank], s[:full_rank], Vt[:full_rank].T
+        self._reach_matrix = (self._prior_sqrt @ (V_r / s_r)) @ U_r.T
+        self._reach_offset = self.prior_mean_ - self._reach_matrix @ self._center
+
         # Posterior variance of x: diag(L L^T) - sum over kept directions of
         # (L v_i)^2 s_i^2 / (s_i^2 + alpha).
         LV = self._prior_sqrt @ V_k
@@ -390,25 +398,45 @@ class LinearInverter(BaseInverter):
             X[outside] = (W + mu).astype(dtype)
             success[outside] = solved
 
-            # Reachability within the bounds is a property of the model, not
-            # of alpha or truncation: measure it with the best-fitting input.
             if self.alpha_ == 0 and self.rank_ == self._full_rank:
-                best = W
-            else:
-                tie_break = None
-                if self._full_rank < self.n_features_in_:
-                    tie_break = (
-                        np.sqrt(self._tie_break_alpha) * self._prior_inverse_sqrt
-                    )
-                best, _, _ = solve_bounded(
-                    self._reach_map, tie_break, targets, lower - mu, upper - mu
+                min_misfit[outside] = self._relative_misfit(
+                    W + mu, np.asarray(Y[outside], dtype=np.float64), self._reach_map
                 )
-            min_misfit[outside] = self._relative_misfit(
-                best + mu, np.asarray(Y[outside], dtype=np.float64), self._reach_map
-            )
+
+        if self.alpha_ > 0 or self.rank_ < self._full_rank:
+            min_misfit = self._reachable_misfit(Y, min_misfit)
 
         np.clip(X, lower_cast, upper_cast, out=X)
         active = np.zeros(X.shape, dtype=np.int8)
         active[X == upper_cast] = 1
         active[X == lower_cast] = -1
         return X, active, success, min_misfit
+
+    def _reachable_misfit(self, Y, min_misfit):
+        """Return the smallest misfit per target within the bounds.
+
+        Reachability is a property of the model and the bounds, not of alpha
+        or truncation, so it is measured with the best-fitting input: the
+        unregularized solution, or its bounded version where that breaks a
+        bound.
+        """
+        lower, upper = self.bounds_
+        mu = self.prior_mean_
+        Y64 = np.asarray(Y, dtype=np.float64)
+        X_best = Y64 @ self._reach_matrix.T + self._reach_offset
+        outside = np.flatnonzero(np.any((X_best < lower) | (X_best > upper), axis=1))
+        if outside.size == 0:
+            return min_misfit
+
+        tie_break = None
+        if self._full_rank < self.n_features_in_:
+            tie_break = np.sqrt(self._tie_break_alpha) * self._prior_inverse_sqrt
+        targets = Y64[outside] - self._center
+        best, _, _ = solve_bounded(
+            self._reach_map, tie_break, targets, lower - mu, upper - mu
+        )
+        min_misfit = min_misfit.copy()
+        min_misfit[outside] = self._relative_misfit(
+            best + mu, Y64[outside], self._reach_map
+        )
+        return min_misfit

@@ -14,13 +14,21 @@ def check_targets(inverter, Y, n_outputs):
     A 1-D ``Y`` is one target per row when the model has one output.
     """
     name = type(inverter).__name__
-    Y = check_array(
-        Y,
-        dtype=FLOAT_DTYPES,
-        ensure_2d=False,
-        input_name="Y",
-        estimator=inverter,
-    )
+    Y = _order_target_columns(inverter, Y)
+    try:
+        Y = check_array(
+            Y,
+            dtype=FLOAT_DTYPES,
+            ensure_2d=False,
+            input_name="Y",
+            estimator=inverter,
+        )
+    except ValueError as exc:
+        if "convert" not in str(exc):
+            raise
+        raise ValueError(
+            f"{name}: Y must contain numbers, one column per model output; {exc}."
+        ) from exc
     if Y.ndim == 1:
         if n_outputs != 1:
             raise ValueError(
@@ -31,10 +39,33 @@ def check_targets(inverter, Y, n_outputs):
         Y = Y.reshape(-1, 1)
     if Y.shape[1] != n_outputs:
         raise ValueError(
-            f"Y has {Y.shape[1]} columns, but {name} is expecting {n_outputs} "
-            "columns, one per model output."
+            f"Y has {Y.shape[1]} columns, but {name} is expecting one column per "
+            f"model output ({n_outputs})."
         )
     return Y
+
+
+def _order_target_columns(inverter, Y):
+    """Put the columns of a DataFrame ``Y`` in the order of the fitted outputs.
+
+    Column names are checked only when ``y`` had names in ``fit``.
+    """
+    expected = getattr(inverter, "_output_names", None)
+    columns = getattr(Y, "columns", None)
+    if expected is None or columns is None:
+        return Y
+    given = [str(column) for column in columns]
+    if given == expected:
+        return Y
+    if sorted(given) == sorted(expected):
+        return Y.iloc[:, [given.index(name) for name in expected]]
+    missing = [name for name in expected if name not in given]
+    unexpected = [name for name in given if name not in expected]
+    raise ValueError(
+        f"{type(inverter).__name__}: the columns of Y do not match the outputs "
+        f"seen in fit. Missing: {missing}; unexpected: {unexpected}. Name the "
+        "columns as y was named in fit, or pass a NumPy array in that order."
+    )
 
 
 def resolve_bounds(inverter, bounds, data_min, data_max):
@@ -59,6 +90,11 @@ def resolve_bounds(inverter, bounds, data_min, data_max):
         )
     resolved = []
     for side, value in zip(("lower", "upper"), bounds, strict=False):
+        if value is None:
+            raise ValueError(
+                f"{name}: the {side} bound is None; use -np.inf or np.inf for a "
+                "side without a bound."
+            )
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
             array = np.full(n_features, float(value))
         else:
@@ -90,7 +126,8 @@ def resolve_bounds(inverter, bounds, data_min, data_max):
         i = crossed[0]
         raise ValueError(
             f"{name}: the lower bound is above the upper bound for {crossed.size} "
-            f"feature(s), first at feature {i} ({lower[i]!r} > {upper[i]!r}). "
+            f"feature(s), first at feature {i} ({float(lower[i])} > "
+            f"{float(upper[i])}). "
             "Pass bounds=(lower, upper) with lower <= upper."
         )
     if np.isposinf(lower).any() or np.isneginf(upper).any():

@@ -146,7 +146,7 @@ def test_demo_plot_without_matplotlib(tmp_path, capsys, monkeypatch):
     assert code == 2
     assert err.count("\n") == 1
     assert err.startswith("skinvert: error: ")
-    assert "pip install skinvert[plot]" in err
+    assert "pip install 'skinvert[plot]'" in err
     assert out == ""
 
 
@@ -194,6 +194,34 @@ def test_invert_reorders_named_targets(tmp_path, capsys, affine_data):
     frame, X_hat = read_result(out)
     assert list(frame.columns[:3]) == ["a", "b", "c"]
     np.testing.assert_allclose(X_hat, X[:5], rtol=0, atol=1e-8)
+
+
+def test_invert_warns_partly_named_targets(tmp_path, capsys, affine_data):
+    X, Y = affine_data
+    outputs = pd.DataFrame(Y, columns=[f"y{i}" for i in range(N_OUTPUTS)])
+    model = tmp_path / "named.skops"
+    skops.io.dump(LinearInverter(LinearRegression()).fit(X, outputs), model)
+    header = ["y1", "y0", "y2", "y3", "other"]
+    targets = write_csv(tmp_path / "t.csv", Y[:3], header)
+    out = tmp_path / "out.csv"
+
+    code, _, err = run_main(["invert", model, targets, "-o", out], capsys)
+
+    assert code == 0, err
+    assert "names some of the model's columns" in err
+    assert "missing: y4" in err
+
+
+def test_invert_refuses_to_overwrite_input(
+    tmp_path, capsys, inverter_file, targets_file
+):
+    code, out, err = run_main(
+        ["invert", inverter_file, targets_file, "-o", targets_file], capsys
+    )
+
+    assert code == 2
+    assert "is also an input file" in err
+    assert err.count("\n") == 1
 
 
 def test_invert_plain_model_with_data(tmp_path, capsys, affine_data, targets_file):

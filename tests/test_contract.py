@@ -190,7 +190,11 @@ def test_one_dimensional_targets_for_single_output(diabetes):
     [
         (np.array([[1.0, np.nan, 2.0]]), "NaN"),
         (np.array([[1.0, np.inf, 2.0]]), "infinity"),
-        (np.ones((2, 2)), "Y has 2 columns, but LinearInverter is expecting 3"),
+        (
+            np.ones((2, 2)),
+            "Y has 2 columns, but LinearInverter is expecting one column per "
+            "model output \\(3\\)",
+        ),
         (np.ones(3), "Y is 1-D with 3 values, but the model has 3 outputs"),
         (np.ones((0, 3)), "0 sample"),
         (np.ones((2, 3, 1)), "3"),
@@ -328,3 +332,42 @@ def test_skops_round_trip_after_use(linnerud, tmp_path, dtype):
     assert_allclose(loaded.inverse_transform(Y.astype(dtype)), expected)
     unpickled = pickle.loads(pickle.dumps(inverter))
     assert_allclose(unpickled.inverse_transform(Y.astype(dtype)), expected)
+
+
+def test_target_columns_matched_by_name(linnerud):
+    pd = pytest.importorskip("pandas")
+    X, Y = linnerud
+    Y_frame = pd.DataFrame(Y, columns=["chins", "situps", "jumps"])
+    inverter = LinearInverter(Ridge()).fit(X, Y_frame)
+
+    shuffled = Y_frame[["jumps", "chins", "situps"]]
+
+    assert_allclose(inverter.inverse_transform(shuffled), inverter.inverse_transform(Y))
+
+
+def test_unknown_target_columns_raise(linnerud):
+    pd = pytest.importorskip("pandas")
+    X, Y = linnerud
+    Y_frame = pd.DataFrame(Y, columns=["chins", "situps", "jumps"])
+    inverter = LinearInverter(Ridge()).fit(X, Y_frame)
+
+    renamed = Y_frame.rename(columns={"jumps": "pulse"})
+
+    with pytest.raises(
+        ValueError, match="Missing: \\['jumps'\\]; unexpected: \\['pulse'\\]"
+    ):
+        inverter.inverse_transform(renamed)
+
+
+def test_none_bound_named():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(ValueError, match="lower bound is None"):
+        LinearInverter(bounds=(None, None)).fit(X, X @ [1.0, 2.0])
+
+
+def test_frozen_unfitted_model_raises():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(
+        NotFittedError, match="FrozenEstimator wraps a model that is not fitted"
+    ):
+        LinearInverter(FrozenEstimator(Ridge())).fit(X, X @ [1.0, 2.0])

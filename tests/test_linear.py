@@ -401,3 +401,24 @@ def test_rows_solved_independently():
         alone = np.vstack([inverter.inverse_transform(row[None]) for row in targets])
 
     assert_allclose(together, alone, rtol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, 1e4])
+def test_unreachable_flagged_for_any_alpha(alpha):
+    X, Y = _linear_data(80, 3, 1, seed=13)
+    inverter = LinearInverter(LinearRegression(), alpha=alpha, bounds="data")
+    inverter.fit(X, Y)
+    far = Y.max() + 50 * Y.std()
+    targets = np.array([[Y.mean()], [far]])
+
+    with pytest.warns(ConvergenceWarning, match="1 of 2 targets"):
+        result = inverter.invert(targets)
+
+    assert result.converged.tolist() == [True, False]
+
+
+def test_gcv_on_single_output_warns_flat():
+    X, Y = _linear_data(80, 4, 1, noise=0.5, seed=14)
+    with pytest.warns(UserWarning, match="alpha='gcv' cannot choose"):
+        inverter = LinearInverter(Ridge(), alpha="gcv").fit(X, Y)
+    assert inverter.alpha_ == 0.0
