@@ -335,9 +335,10 @@ class GradientInverter(BaseInverter):
             "inverse_sqrt_t": as_tensor(self._prior_inverse_sqrt.T),
         }
         targets = as_tensor(Y)
-        entropy = None
+        is_label = None
         if hasattr(self, "classes_"):
-            entropy = -torch.special.xlogy(targets, targets).sum(dim=1)
+            targets = torch.as_tensor(Y, dtype=torch.float64, device=device)
+            is_label = torch.as_tensor(_is_label_row(Y), device=device)
         owner_t = torch.as_tensor(owner, device=device)
         z_lower, z_upper = (
             as_tensor((lower - mean) / scale),
@@ -369,7 +370,7 @@ class GradientInverter(BaseInverter):
                         self._objective(
                             z,
                             targets[target_rows],
-                            entropy,
+                            is_label,
                             target_rows,
                             alpha,
                             constants,
@@ -403,16 +404,24 @@ class GradientInverter(BaseInverter):
                 out["nonfinite"][rows] = result.nonfinite.cpu().numpy()
         return out
 
-    def _objective(self, z, targets, entropy, target_rows, alpha, constants):
+    def _objective(self, z, targets, is_label, target_rows, alpha, constants):
         forward = self._forward
         x = constants["mean"] + z * constants["scale"]
         raw = forward.module(x)
-        if entropy is None:
+        if is_label is None:
             misfit = ((forward.values(raw) - targets) ** 2).sum(dim=1)
         else:
-            log_proba = forward.log_proba(raw)
+            # Log-probabilities in float64: float32 rounding of the logits'
+            # softmax would hide the small gaps that decide convergence.
+            log_proba = forward.log_proba(raw.double())
             cross = torch.where(targets > 0, targets * log_proba, 0).sum(dim=1)
-            misfit = -cross - entropy[target_rows]
+            squared = ((log_proba.exp() - targets) ** 2).sum(dim=1)
+            # A class label asks for the most confident input (cross-entropy);
+            # a probability vector asks for those probabilities (squared gap,
+            # the quantity tol bounds).
+            misfit = torch.where(is_label[target_rows], -cross, squared)
+            if x.dtype != torch.float64:
+                misfit = misfit.to(x.dtype)
         if alpha == 0:
             return misfit
         if self.prior == "diag":
@@ -430,7 +439,9 @@ class GradientInverter(BaseInverter):
         below ``tol`` in the units of ``output_scale_``.
         """
         if hasattr(self, "classes_"):
-            return 1.0, 0.0
+            # A squared probability gap below this floor is a root-mean-square
+            # gap ten times below tol.
+            return 1.0, self.classes_.size * (0.1 * self.tol) ** 2
         variances = self.output_scale_**2
         normalizer = float(variances.sum())
         floor = (0.1 * self.tol) ** 2 * n_outputs * variances.min() / normalizer
@@ -451,7 +462,7 @@ class GradientInverter(BaseInverter):
             residual = np.sqrt(np.mean(gap**2, axis=1))
             relative = np.sqrt(np.mean((gap / self.output_scale_) ** 2, axis=1))
             return residual, relative <= self.tol
-        is_label = np.isclose(Y.max(axis=1), 1.0) & np.isclose(Y.sum(axis=1), 1.0)
+        is_label = _is_label_row(Y)
         label = np.argmax(Y, axis=1)
         rows = np.arange(Y.shape[0])
         residual = np.where(
@@ -536,6 +547,11 @@ class GradientInverter(BaseInverter):
             extra = self._prior_draws(rng, (Y.shape[0], n_candidates - k))
             starts = np.concatenate([starts, extra], axis=1)
         return starts
+
+
+def _is_label_row(P):
+    """Return True for rows of ``P`` that are one-hot, i.e. class labels."""
+    return np.isclose(P.max(axis=1), 1.0) & np.isclose(P.sum(axis=1), 1.0)
 
 
 def _check_grad_mode():
