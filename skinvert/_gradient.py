@@ -43,7 +43,7 @@ class GradientInverter(BaseInverter):
 
     All targets and all starts are optimized together, ``batch_size`` rows
     at a time, but each row has its own line search or step size and its
-    own stopping test, so one target never changes the answer for another.
+    own stopping test, so one target never changes the result of another.
     The model's weights are frozen and it runs in evaluation mode during
     the optimization; its training flags and ``requires_grad`` flags are
     restored afterwards, also when the call raises.
@@ -322,7 +322,7 @@ class GradientInverter(BaseInverter):
         return self.bounds_
 
     def _solve(self, starts, Y, owner, alpha, method=None):
-        """Run the batched minimizer on ``starts``; row i aims at ``Y[owner[i]]``."""
+        """Run the batched minimizer on ``starts``. Row i aims at ``Y[owner[i]]``."""
         forward = self._forward
         dtype, device = forward.dtype, forward.device
         as_tensor = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
@@ -416,9 +416,9 @@ class GradientInverter(BaseInverter):
             log_proba = forward.log_proba(raw.double())
             cross = torch.where(targets > 0, targets * log_proba, 0).sum(dim=1)
             squared = ((log_proba.exp() - targets) ** 2).sum(dim=1)
-            # A class label asks for the most confident input (cross-entropy);
-            # a probability vector asks for those probabilities (squared gap,
-            # the quantity tol bounds).
+            # A class label requests the most confident input, so its misfit
+            # is the cross-entropy. A probability vector requests those
+            # probabilities, so its misfit is the squared gap that tol bounds.
             misfit = torch.where(is_label[target_rows], -cross, squared)
             if x.dtype != torch.float64:
                 misfit = misfit.to(x.dtype)
@@ -566,11 +566,11 @@ def _check_grad_mode():
 def _warn_nonfinite(targets):
     import warnings
 
-    shown = ", ".join(str(i) for i in targets[:10])
+    listed = ", ".join(str(i) for i in targets[:10])
     more = f" and {targets.size - 10} more" if targets.size > 10 else ""
     warnings.warn(
         f"GradientInverter: the loss was NaN or infinite at some point for "
-        f"{targets.size} target(s) (rows {shown}{more}). Their result is the "
+        f"{targets.size} target(s) (rows {listed}{more}). Their result is the "
         "best point with a finite loss. Tighten bounds or check the model on "
         "inputs outside the training data.",
         RuntimeWarning,

@@ -1,8 +1,8 @@
 """Batched minimizers for many independent problems, one per row.
 
-Each row of ``x`` is its own problem: the loss function returns one value
-per row, rows never share a step size, a line search or a stopping test, and
-a row that stops leaves the batch so it costs nothing more. The gradient of
+Each row of ``x`` is its own problem. The loss function returns one value
+per row, and rows never share a step size, a line search or a stopping test.
+A row that stops leaves the batch, so it costs nothing more. The gradient of
 the summed loss gives every row its own gradient, because rows do not
 interact in the loss.
 """
@@ -112,9 +112,9 @@ def _stationary(x, grad, lower, upper, gtol, loss):
     """Test first-order optimality per row: the projected gradient is small.
 
     The gradient of a sum of squares shrinks like the square root of the
-    loss as the misfit vanishes, so the test is relative to that root: it
-    stops rows at a minimum with a misfit left, and leaves rows that are
-    still closing in on an exact fit to the loss floor.
+    loss as the misfit vanishes, so the test is relative to that root. It
+    stops rows at a minimum with a misfit left. Rows still closing in on an
+    exact fit are left to the loss floor.
     """
     free = _free(x, grad, lower, upper)
     projected = torch.where(free, grad, torch.zeros_like(grad))
