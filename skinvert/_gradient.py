@@ -95,8 +95,8 @@ class GradientInverter(BaseInverter):
     batch_size : int, default=1000
         Rows (targets times starts) optimized at once; bounds memory.
     verbose : int, default=0
-        0 is silent; 1 shows a progress bar per batch with the mean loss and
-        the number of starts still running.
+        0 is silent; 1 shows a progress bar over the iterations of each batch
+        with the mean loss of the running starts and how many have stopped.
 
     Attributes
     ----------
@@ -379,7 +379,10 @@ class GradientInverter(BaseInverter):
                     )
 
                 progress = _ProgressBar(
-                    self.verbose, self.max_iter, number, len(batches)
+                    self.verbose,
+                    self.max_iter,
+                    f"batch {number}/{len(batches)}",
+                    len(range(n_rows)[rows]),
                 )
                 try:
                     result = minimize_rows(
@@ -623,23 +626,23 @@ class _ClassTargets:
 class _ProgressBar:
     """A tqdm bar over iterations of one batch, shown when ``verbose`` is set."""
 
-    def __init__(self, verbose, max_iter, number, n_batches):
+    def __init__(self, verbose, max_iter, label, n_rows):
         self._bar = None
+        self._n_rows = n_rows
         if verbose:
             from tqdm import tqdm
 
-            self._bar = tqdm(
-                total=max_iter,
-                desc=f"batch {number}/{n_batches}",
-                file=sys.stderr,
-                leave=False,
-            )
+            self._bar = tqdm(total=max_iter, desc=label, file=sys.stderr, leave=False)
 
     def __call__(self, iteration, n_running, mean_loss):
         if self._bar is None:
             return
         self._bar.n = iteration
-        self._bar.set_postfix(loss=f"{mean_loss:.3g}", running=n_running, refresh=True)
+        self._bar.set_postfix(
+            loss=f"{mean_loss:.3g}",
+            stopped=f"{self._n_rows - n_running}/{self._n_rows}",
+            refresh=True,
+        )
 
     def close(self):
         if self._bar is not None:
