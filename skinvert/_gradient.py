@@ -378,11 +378,14 @@ class GradientInverter(BaseInverter):
                         / normalizer
                     )
 
-                progress = _ProgressBar(
-                    self.verbose,
-                    self.max_iter,
-                    f"batch {number}/{len(batches)}",
-                    len(range(n_rows)[rows]),
+                progress = (
+                    _ProgressBar(
+                        self.max_iter,
+                        f"batch {number}/{len(batches)}",
+                        len(range(n_rows)[rows]),
+                    )
+                    if self.verbose
+                    else None
                 )
                 try:
                     result = minimize_rows(
@@ -398,7 +401,8 @@ class GradientInverter(BaseInverter):
                         progress=progress,
                     )
                 finally:
-                    progress.close()
+                    if progress is not None:
+                        progress.close()
                 z = result.x.detach().cpu().numpy().astype(np.float64)
                 out["x"][rows] = np.clip(mean + z * scale, lower, upper)
                 out["loss"][rows] = result.loss.cpu().numpy()
@@ -624,19 +628,15 @@ class _ClassTargets:
 
 
 class _ProgressBar:
-    """A tqdm bar over iterations of one batch, shown when ``verbose`` is set."""
+    """A tqdm bar over the iterations of one batch, for ``verbose``."""
 
-    def __init__(self, verbose, max_iter, label, n_rows):
-        self._bar = None
+    def __init__(self, max_iter, label, n_rows):
+        from tqdm import tqdm
+
         self._n_rows = n_rows
-        if verbose:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=max_iter, desc=label, file=sys.stderr, leave=False)
+        self._bar = tqdm(total=max_iter, desc=label, file=sys.stderr, leave=False)
 
     def __call__(self, iteration, n_running, mean_loss):
-        if self._bar is None:
-            return
         self._bar.n = iteration
         self._bar.set_postfix(
             loss=f"{mean_loss:.3g}",
@@ -645,5 +645,4 @@ class _ProgressBar:
         )
 
     def close(self):
-        if self._bar is not None:
-            self._bar.close()
+        self._bar.close()

@@ -28,8 +28,6 @@ _ARMIJO = 1e-4
 _LINE_SEARCH_TRIALS = 20
 _BACKTRACK = 0.3
 _MAX_STEP = 1.0
-# Backtracking ends once the step moves no coordinate by more than this.
-_MIN_STEP = 1e-12
 
 
 @dataclass
@@ -278,6 +276,7 @@ def _run_lbfgs(loss_fn, rows, settings):
     keep = torch.isfinite(f) & torch.isfinite(g).all(dim=1)
     index, x, f, g = index[keep], x[keep], f[keep], g[keep]
 
+    rounding = 10 * torch.finfo(x.dtype).eps
     n_rows, n_features = x.shape
     S = x.new_zeros((_LBFGS_HISTORY, n_rows, n_features))
     Y = x.new_zeros((_LBFGS_HISTORY, n_rows, n_features))
@@ -303,6 +302,7 @@ def _run_lbfgs(loss_fn, rows, settings):
             direction[uphill] = -free_grad[uphill]
             rho[:, uphill] = 0
             gamma[uphill] = 1
+            slope = (g * direction).sum(dim=1)
 
         largest = direction.abs().amax(dim=1)
         t = torch.clamp(_MAX_STEP / largest, max=1.0)
@@ -315,19 +315,29 @@ def _run_lbfgs(loss_fn, rows, settings):
             trial = _project(
                 x[pending] + t[pending, None] * direction[pending], lower, upper
             )
+            # A step too short to change the point, or to change the loss by
+            # more than rounding, means the row sits at a minimum to the
+            # precision of its loss: stop backtracking it without evaluating
+            # the model again.
+            expected = -slope[pending] * t[pending]
+            moved = (trial != x[pending]).any(dim=1)
+            moved &= expected > rounding * f[pending].abs()
+            pending, trial = pending[moved], trial[moved]
+            if pending.numel() == 0:
+                break
             f_trial, g_trial = _value_and_grad(loss_fn, trial, index[pending])
             rows.record(index[pending], trial, f_trial)
             decrease = (g[pending] * (trial - x[pending])).sum(dim=1)
             ok = torch.isfinite(f_trial) & torch.isfinite(g_trial).all(dim=1)
-            ok &= f_trial <= f[pending] + _ARMIJO * decrease
+            # The allowance covers rounding: torch may round a row's loss
+            # differently in batches of different sizes.
+            allowance = rounding * f[pending].abs()
+            ok &= f_trial <= f[pending] + _ARMIJO * decrease + allowance
             good = pending[ok]
             x_new[good], f_new[good], g_new[good] = trial[ok], f_trial[ok], g_trial[ok]
             accepted[good] = True
             pending = pending[~ok]
             t[pending] *= _BACKTRACK
-            # A step too short to change the point means the row sits at a
-            # minimum to the precision of its loss: stop backtracking it.
-            pending = pending[t[pending] * largest[pending] > _MIN_STEP]
             if pending.numel() == 0:
                 break
 

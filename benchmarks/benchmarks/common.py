@@ -1,4 +1,4 @@
-"""Synthetic data, BLAS thread limits and timing helpers shared by the benchmarks.
+"""Synthetic data, thread limits and timing helpers shared by the benchmarks.
 
 All data come from a seeded ``numpy.random.Generator``, so the benchmarks need
 no downloads and every run times the same arrays. Names here avoid the asv
@@ -17,6 +17,11 @@ RANDOM_SEED = 0
 # core counts, and every function in a ratio runs under the same limit.
 BLAS_THREADS = 1
 
+# Intra-op threads of torch, set with torch.set_num_threads for the same reason
+# as BLAS_THREADS. One thread also keeps torch's OpenMP workers from waiting on
+# each other when other processes load the cores.
+TORCH_THREADS = 1
+
 
 def limit_blas_threads():
     """Limit every loaded BLAS library to ``BLAS_THREADS`` threads.
@@ -28,6 +33,32 @@ def limit_blas_threads():
         to undo the limit.
     """
     return threadpool_limits(limits=BLAS_THREADS, user_api="blas")
+
+
+class TorchThreadLimit:
+    """Limit on the number of torch intra-op threads, in force until ``restore``.
+
+    ``torch.set_num_threads`` applies to the whole process, so the limit
+    covers every function that runs before ``restore``.
+
+    Parameters
+    ----------
+    n_threads : int, default=TORCH_THREADS
+        Number of threads to set.
+    """
+
+    def __init__(self, n_threads=TORCH_THREADS):
+        # Imported here so that the benchmarks without torch never import it.
+        import torch
+
+        self.original_threads = torch.get_num_threads()
+        torch.set_num_threads(n_threads)
+
+    def restore(self):
+        """Set the number of threads back to its value before the limit."""
+        import torch
+
+        torch.set_num_threads(self.original_threads)
 
 
 def make_gaussian_inputs(rng, n_samples, n_features):
@@ -48,6 +79,28 @@ def make_gaussian_inputs(rng, n_samples, n_features):
         Inputs in float64.
     """
     return rng.standard_normal((n_samples, n_features))
+
+
+def make_uniform_inputs(rng, n_samples, n_features, low=-1.0, high=1.0):
+    """Draw inputs uniformly from the box ``[low, high] ** n_features``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    n_samples : int
+        Number of rows.
+    n_features : int
+        Number of columns.
+    low, high : float, default=-1.0, 1.0
+        Bounds of every feature.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        Inputs in float64.
+    """
+    return rng.uniform(low, high, size=(n_samples, n_features))
 
 
 def make_linear_regression_data(rng, n_samples, n_features, n_outputs, noise=0.1):
