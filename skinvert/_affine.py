@@ -126,8 +126,9 @@ def _not_affine_error(owner, culprit, deviation):
         )
     return ValueError(
         f"{owner} needs a model whose predict is affine in X, but {culprit} is "
-        f"not affine: {gap}. Invert nonlinear models with an iterative inverter "
-        "(gradient-based or derivative-free; not part of this release)."
+        f"not affine: {gap}. Invert a differentiable nonlinear model with "
+        "GradientInverter; models without gradients need a derivative-free "
+        "inverter, not part of this release."
     )
 
 

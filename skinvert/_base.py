@@ -356,14 +356,25 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         if not unreachable.any():
             return
         where = "within the bounds" if self.bounds is not None else "by the model"
-        widen = ", or widen bounds" if self.bounds is not None else ""
+        widen = ", widen bounds" if self.bounds is not None else ""
+        unit = (
+            "probability units"
+            if hasattr(self, "classes_")
+            else "units of the training outputs' standard deviation"
+        )
+        restarts = (
+            ", or raise n_restarts, since an iterative search may end in a "
+            "local minimum"
+            if hasattr(self, "n_restarts")
+            else ""
+        )
         warnings.warn(
             f"{name}: {int(unreachable.sum())} of {n_targets} targets cannot be "
             f"reached {where}: their smallest misfit found is above "
-            f"tol={self.tol} in units of the training outputs' standard "
-            "deviation. The returned inputs minimize the misfit; "
-            "invert(Y).residual gives it per target. Check that the targets lie "
-            f"in the model's output range{widen}, or raise tol for noisy targets.",
+            f"tol={self.tol} in {unit}. The returned inputs minimize the misfit "
+            "found; invert(Y).residual gives it per target. Check that the "
+            f"targets lie in the model's output range{widen}, raise tol for "
+            f"noisy targets{restarts}.",
             ConvergenceWarning,
             stacklevel=3,
         )

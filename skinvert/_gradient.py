@@ -36,10 +36,10 @@ class GradientInverter(BaseInverter):
     ``L`` the square root of the prior covariance (``diag(std)`` for
     ``prior="diag"``, the training covariance for ``prior="full"``). This is
     the objective of :class:`LinearInverter`, so both agree on affine
-    models. For a classifier the misfit is the cross-entropy to the target:
-    ``-log p_c(x)`` for a class label ``c`` (the input the model is most
-    confident belongs to ``c``), or the Kullback-Leibler divergence for a
-    target probability vector.
+    models. For a classifier and a class label ``c`` the misfit is the
+    cross-entropy ``-log p_c(x)`` (the input the model is most confident
+    belongs to ``c``); for a target probability vector it is the squared
+    gap between ``predict_proba(x)`` and the vector.
 
     All targets and all starts are optimized together, ``batch_size`` rows
     at a time, but each row has its own line search or step size and its
@@ -52,8 +52,8 @@ class GradientInverter(BaseInverter):
     ----------
     estimator : model or None, default=None
         Differentiable model, see above. None means a small
-        ``MLPRegressor``. A torch module or skorch net is used as it is;
-        call ``fit(X)`` without ``y``.
+        ``MLPRegressor``. A torch module has no fit, so it is used as it is
+        even when ``fit`` gets ``y``.
     alpha : float, default=0.0
         Weight of the prior term.
     prior : {"diag", "full"}, default="diag"
@@ -216,12 +216,11 @@ class GradientInverter(BaseInverter):
         )
 
     def _fit_clone(self, estimator, X, y):
+        # A torch module has no fit: it is used as it is, like a
+        # FrozenEstimator, and y only serves as training targets. That keeps
+        # GridSearchCV, which always passes y, working.
         if is_torch_module(estimator):
-            raise ValueError(
-                "GradientInverter cannot fit a bare torch module: it has no fit "
-                "method. Train it first and call fit(X) without y, or wrap it "
-                "in a skorch net."
-            )
+            return estimator
         return super()._fit_clone(estimator, X, y)
 
     def _prepare_forward(self, X):
@@ -231,6 +230,9 @@ class GradientInverter(BaseInverter):
 
     def _predict(self, X):
         if not is_torch_module(self.estimator_):
+            if not self._forward.owned:
+                # A skorch net feeds X to its module as given: match its dtype.
+                X = np.asarray(X, dtype=str(self._forward.dtype).split(".")[-1])
             return super()._predict(X)
         forward = self._forward
         _check_grad_mode()
@@ -279,10 +281,14 @@ class GradientInverter(BaseInverter):
         X = candidates[:, 0]
 
         residual, reached = self._misfit(X, Y)
-        if self.alpha > 0 and not hasattr(self, "classes_"):
+        if self.alpha > 0:
             # With a prior the misfit is part of the trade-off. A target is
-            # unreachable only if it stays far off without the prior.
-            check = np.flatnonzero(~reached)
+            # unreachable only if it stays far off without the prior. Class
+            # labels are reached when predicted, so they need no second look.
+            check = ~reached
+            if hasattr(self, "classes_"):
+                check &= ~_is_label_row(Y)
+            check = np.flatnonzero(check)
             if check.size:
                 polished = self._solve(X[check], Y, check, 0.0, method="lbfgs")
                 _, reached[check] = self._misfit(polished["x"], Y[check])
@@ -295,9 +301,13 @@ class GradientInverter(BaseInverter):
         X = X.astype(dtype)
         active = None
         if self.bounds_ is not None:
+            # A coordinate pinned at a bound comes back within rounding of it,
+            # after the map from standardized units.
+            slack = 10 * np.finfo(self._forward_numpy_dtype()).eps
+            slack = slack * (np.abs(np.stack([lower, upper])) + self.prior_scale_)
             active = np.zeros(X.shape, dtype=np.int8)
-            active[X >= upper.astype(dtype)] = 1
-            active[X <= lower.astype(dtype)] = -1
+            active[X >= upper - slack[1]] = 1
+            active[X <= lower + slack[0]] = -1
         return InversionResult(
             X=X,
             residual=residual,
@@ -309,6 +319,9 @@ class GradientInverter(BaseInverter):
             candidates=candidates.astype(dtype),
             candidate_losses=losses,
         )
+
+    def _forward_numpy_dtype(self):
+        return np.float32 if self._forward.dtype == torch.float32 else np.float64
 
     def _output_dtype(self, Y):
         if hasattr(self, "classes_"):
@@ -325,7 +338,12 @@ class GradientInverter(BaseInverter):
         """Run the batched minimizer on ``starts``. Row i aims at ``Y[owner[i]]``."""
         forward = self._forward
         dtype, device = forward.dtype, forward.device
-        as_tensor = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+
+        def as_tensor(array):
+            # Copy read-only arrays (pandas may return them): torch warns on
+            # those, and nothing here writes to them anyway.
+            array = np.array(array, dtype=np.float64, copy=True)
+            return torch.as_tensor(array, dtype=dtype, device=device)
 
         mean, scale = self.prior_mean_, self.prior_scale_
         lower, upper = self._bounds_or_infinite()
@@ -558,7 +576,7 @@ class GradientInverter(BaseInverter):
 
 def _is_label_row(P):
     """Return True for rows of ``P`` that are one-hot, i.e. class labels."""
-    return np.isclose(P.max(axis=1), 1.0) & np.isclose(P.sum(axis=1), 1.0)
+    return (P.max(axis=1) == 1.0) & (np.count_nonzero(P, axis=1) == 1)
 
 
 def _check_grad_mode():

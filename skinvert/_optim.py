@@ -24,10 +24,21 @@ _ADAM_EPS = 1e-12
 # L-BFGS: history length, Armijo constant, backtracking trials and factor,
 # and the largest step per iteration in standardized units.
 _LBFGS_HISTORY = 10
+# Iterations in a row without progress after which an L-BFGS row stops.
+_LBFGS_PATIENCE = 3
+# A stalled row first forgets its history, which may be stale, this many
+# times before it stops.
+_LBFGS_RESETS = 2
 _ARMIJO = 1e-4
 _LINE_SEARCH_TRIALS = 20
 _BACKTRACK = 0.3
 _MAX_STEP = 1.0
+# Extrapolation of short steps: the Wolfe curvature constant, the growth
+# factor, the number of growths, and the largest step it may reach.
+_WOLFE = 0.9
+_EXPANSION = 4.0
+_EXPANSIONS = 10
+_MAX_EXPANDED_STEP = 10.0
 
 
 @dataclass
@@ -264,6 +275,50 @@ def _two_loop(grad, S, Y, rho, gamma, order):
     return r
 
 
+def _extrapolate(
+    loss_fn, rows, index, x, direction, slope, t, t_first, accepted, new, lower, upper
+):
+    """Lengthen accepted first steps while the loss keeps falling steeply.
+
+    A row whose first trial step was accepted but ends where the slope is
+    still steep (the curvature condition of Wolfe fails) has a step that is
+    too short: this happens when its history is empty or was reset, for
+    example in a region of negative curvature. Without this, such rows crawl
+    in steps the size of their small gradient.
+    """
+    x_new, f_new, g_new = new
+    grow = accepted & (t == t_first)
+    grow &= (g_new * direction).sum(dim=1) < _WOLFE * slope
+    candidates = torch.nonzero(grow).squeeze(1)
+    for _ in range(_EXPANSIONS):
+        if candidates.numel() == 0:
+            return
+        t[candidates] *= _EXPANSION
+        limit = _MAX_EXPANDED_STEP / direction[candidates].abs().amax(dim=1)
+        t[candidates] = torch.minimum(t[candidates], limit)
+        trial = _project(
+            x[candidates] + t[candidates, None] * direction[candidates], lower, upper
+        )
+        moved = (trial != x_new[candidates]).any(dim=1)
+        candidates, trial = candidates[moved], trial[moved]
+        if candidates.numel() == 0:
+            return
+        f_trial, g_trial = _value_and_grad(loss_fn, trial, index[candidates])
+        rows.record(index[candidates], trial, f_trial)
+        better = torch.isfinite(f_trial) & torch.isfinite(g_trial).all(dim=1)
+        better &= f_trial < f_new[candidates]
+        good = candidates[better]
+        x_new[good], f_new[good], g_new[good] = (
+            trial[better],
+            f_trial[better],
+            g_trial[better],
+        )
+        steep = (g_trial * direction[candidates]).sum(dim=1) < _WOLFE * slope[
+            candidates
+        ]
+        candidates = candidates[better & steep]
+
+
 def _run_lbfgs(loss_fn, rows, settings):
     lower, upper, max_iter, loss_floor, gtol, ftol, progress = settings
     index = rows.active
@@ -282,6 +337,8 @@ def _run_lbfgs(loss_fn, rows, settings):
     Y = x.new_zeros((_LBFGS_HISTORY, n_rows, n_features))
     rho = x.new_zeros((_LBFGS_HISTORY, n_rows))
     gamma = x.new_ones(n_rows)
+    stalls = torch.zeros(n_rows, dtype=torch.int64, device=x.device)
+    resets = torch.zeros_like(stalls)
     slot = 0
     n_stored = 0
 
@@ -308,6 +365,8 @@ def _run_lbfgs(loss_fn, rows, settings):
         t = torch.clamp(_MAX_STEP / largest, max=1.0)
         t = torch.where(torch.isfinite(t), t, torch.ones_like(t))
 
+        t_first = t.clone()
+        had_history = (rho != 0).any(dim=0)
         x_new, f_new, g_new = x.clone(), f.clone(), g.clone()
         accepted = torch.zeros_like(uphill)
         pending = torch.arange(index.numel(), device=x.device)
@@ -341,6 +400,21 @@ def _run_lbfgs(loss_fn, rows, settings):
             if pending.numel() == 0:
                 break
 
+        _extrapolate(
+            loss_fn,
+            rows,
+            index,
+            x,
+            direction,
+            slope,
+            t,
+            t_first,
+            accepted,
+            (x_new, f_new, g_new),
+            lower,
+            upper,
+        )
+
         s = x_new - x
         y = g_new - g
         sy = (s * y).sum(dim=1)
@@ -353,16 +427,33 @@ def _run_lbfgs(loss_fn, rows, settings):
         slot = (slot + 1) % _LBFGS_HISTORY
         n_stored = min(n_stored + 1, _LBFGS_HISTORY)
 
-        # No step along the direction decreased the loss: the row is at a
-        # minimum to the precision of its loss.
-        done = ~accepted
+        # No step along the direction decreased the loss. With a history the
+        # direction may be poor: forget the history and try steepest descent
+        # next. Without one the row is at a minimum to the precision of its
+        # loss.
+        retry = ~accepted & had_history
+        if retry.any():
+            rho[:, retry] = 0
+            gamma[retry] = 1
+        done = ~accepted & ~retry
         progress_made = f - f_new
         x, f, g = x_new, f_new, g_new
         done |= f <= loss_floor
         done |= _stationary(x, g, lower, upper, gtol, f)
-        done |= accepted & (
+        # Stop after a few iterations in a row without real progress, since
+        # one can happen in a flat stretch on the way.
+        stalled = accepted & (
             progress_made <= ftol * torch.clamp(f.abs(), min=loss_floor)
         )
+        stalls = torch.where(stalled, stalls + 1, torch.zeros_like(stalls))
+        stuck = stalls >= _LBFGS_PATIENCE
+        refresh = stuck & (resets < _LBFGS_RESETS)
+        if refresh.any():
+            rho[:, refresh] = 0
+            gamma[refresh] = 1
+            resets[refresh] += 1
+            stalls[refresh] = 0
+        done |= stuck & ~refresh
 
         if progress is not None:
             running = ~done
@@ -371,5 +462,7 @@ def _run_lbfgs(loss_fn, rows, settings):
         if done.any():
             rows.stopped[index[done]] = True
             keep = ~done
-            index, x, f, g, gamma = (t_[keep] for t_ in (index, x, f, g, gamma))
+            index, x, f, g, gamma, stalls, resets = (
+                t_[keep] for t_ in (index, x, f, g, gamma, stalls, resets)
+            )
             S, Y, rho = S[:, keep], Y[:, keep], rho[:, keep]

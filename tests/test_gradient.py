@@ -356,10 +356,13 @@ def test_nan_loss_keeps_best_finite_point():
     assert result.X[0, 0] < 1.0
 
 
-def test_bare_module_cannot_be_fitted():
-    X = np.random.default_rng(0).normal(size=(20, 3))
-    with pytest.raises(ValueError, match="cannot fit a bare torch module"):
-        GradientInverter(Cubic()).fit(X, X)
+def test_torch_module_used_as_is_with_y():
+    X = np.random.default_rng(0).uniform(-1, 1, size=(20, 3))
+    module = Cubic()
+
+    inverter = GradientInverter(module).fit(X, X + X**3)
+
+    assert inverter.estimator_ is module
 
 
 def test_tree_model_rejected():
@@ -374,3 +377,27 @@ def test_verbose_shows_progress(wave, capsys):
     model, X = wave
     GradientInverter(model, verbose=1).fit(X).invert(np.array([0.3]))
     assert "batch 1/1" in capsys.readouterr().err
+
+
+def test_pinned_coordinates_reported_active():
+    X = np.random.default_rng(0).uniform(-2, 2, size=(100, 2))
+    inverter = GradientInverter(Cubic(), bounds=(-1.0, 0.5), init="mean").fit(X)
+
+    with pytest.warns(ConvergenceWarning, match="raise n_restarts"):
+        result = inverter.invert(np.array([[5.0, -5.0]]))
+
+    assert result.active_bounds.tolist() == [[1, -1]]
+    assert_allclose(result.X, [[0.5, -1.0]], atol=1e-6)
+
+
+def test_grid_search_with_torch_module():
+    from sklearn.model_selection import GridSearchCV
+
+    X = np.random.default_rng(0).uniform(-1, 1, size=(60, 3))
+    search = GridSearchCV(
+        GradientInverter(Cubic(), max_iter=50), {"alpha": [0.0, 1.0]}, cv=3
+    )
+
+    search.fit(X, X + X**3)
+
+    assert search.best_params_["alpha"] == 0.0
