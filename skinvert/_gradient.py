@@ -224,9 +224,12 @@ class GradientInverter(BaseInverter):
         return super()._fit_clone(estimator, X, y)
 
     def _prepare_forward(self, X):
-        self._forward = build_torch_forward(
-            self.estimator_, X, owner=type(self).__name__, device=self.device
-        )
+        # Built outside inference mode, so that a rebuilt graph fitted inside
+        # one can still be differentiated later.
+        with torch.inference_mode(False):
+            self._forward = build_torch_forward(
+                self.estimator_, X, owner=type(self).__name__, device=self.device
+            )
 
     def _predict(self, X):
         if not is_torch_module(self.estimator_):
@@ -235,7 +238,6 @@ class GradientInverter(BaseInverter):
                 X = np.asarray(X, dtype=str(self._forward.dtype).split(".")[-1])
             return super()._predict(X)
         forward = self._forward
-        _check_grad_mode()
         inputs = torch.as_tensor(X, dtype=forward.dtype, device=forward.device)
         with forward.frozen(), torch.no_grad():
             try:

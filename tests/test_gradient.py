@@ -401,3 +401,14 @@ def test_grid_search_with_torch_module():
     search.fit(X, X + X**3)
 
     assert search.best_params_["alpha"] == 0.0
+
+
+def test_fit_inside_inference_mode_then_invert(wave):
+    model, X = wave
+    with torch.inference_mode():
+        inverter = GradientInverter(model).fit(X)
+        predicted = inverter.transform(X[:2])
+
+    result = inverter.invert(predicted.ravel())
+
+    assert result.converged.all()
