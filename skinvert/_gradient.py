@@ -250,6 +250,8 @@ class GradientInverter(BaseInverter):
         return values.detach().cpu().numpy().astype(np.float64)
 
     def _fit_inverse(self, X, Y_fitted, y):
+        # NOTE: the torch graph in _forward is kept on the inverter, so pickle
+        # saves a fitted GradientInverter but skops.io.dump does not.
         # Kept for init="nearest": training rows and what the model gives
         # for them.
         self._train_X = np.asarray(X, dtype=np.float64)

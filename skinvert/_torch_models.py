@@ -599,6 +599,9 @@ def _not_differentiable_step_error(owner, name, step, deviation):
 
 def _affine_pre_steps(steps, X, owner):
     """Return ``(A, b)`` of the composed steps, naming the first non-affine one."""
+    # NOTE: only affine steps become part of the graph. A differentiable but
+    # nonlinear scikit-learn step (a FunctionTransformer with np.tanh, say)
+    # has no torch counterpart here and is rejected.
     A, b, is_affine, deviation = _fit_affine(
         functools.partial(_transform_steps, steps), X
     )
