@@ -32,7 +32,12 @@ from ._validation import FLOAT_DTYPES, check_targets, resolve_bounds
 
 
 def is_torch_module(estimator):
-    """Return True for a ``torch.nn.Module``, without importing torch."""
+    """Return True for a ``torch.nn.Module``, also inside FrozenEstimator.
+
+    torch is not imported: if it is not loaded, no object is a module.
+    """
+    while isinstance(estimator, FrozenEstimator):
+        estimator = estimator.estimator
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(estimator, torch.nn.Module)
 

@@ -14,7 +14,7 @@ from ._base import BaseInverter, is_torch_module
 from ._optim import minimize_rows
 from ._result import InversionResult
 from ._torch_models import build_torch_forward
-from ._validation import FLOAT_DTYPES
+from ._validation import FLOAT_DTYPES, float32_inside
 
 # Rows of the training data compared with the targets at once by init="nearest".
 _NEAREST_CHUNK = 1024
@@ -294,8 +294,13 @@ class GradientInverter(BaseInverter):
                 check &= ~_is_label_row(Y)
             check = np.flatnonzero(check)
             if check.size:
-                polished = self._solve(X[check], Y, check, 0.0, method="lbfgs")
-                _, reached[check] = self._misfit(polished["x"], Y[check])
+                # From the regularized answer and from the first start, since
+                # either may lie in the basin of an exact fit.
+                again = np.concatenate([X[check], starts[check, 0]])
+                owners = np.concatenate([check, check])
+                polished = self._solve(again, Y, owners, 0.0, method="lbfgs")
+                _, hit = self._misfit(polished["x"], Y[owners])
+                reached[check] = hit[: check.size] | hit[check.size :]
         converged = stopped & reached
 
         if nonfinite.any():
@@ -303,11 +308,18 @@ class GradientInverter(BaseInverter):
 
         dtype = self._output_dtype(Y)
         X = X.astype(dtype)
+        if dtype == np.float32 and self.bounds_ is not None:
+            # Rounding to float32 may step over a bound; clip to the nearest
+            # float32 values inside.
+            np.clip(X, float32_inside(lower, +1), float32_inside(upper, -1), out=X)
         active = None
         if self.bounds_ is not None:
             # A coordinate pinned at a bound comes back within rounding of it,
             # after the map from standardized units.
-            slack = 10 * np.finfo(self._forward_numpy_dtype()).eps
+            coarsest = max(
+                np.finfo(self._forward_numpy_dtype()).eps, np.finfo(dtype).eps
+            )
+            slack = 10 * coarsest
             slack = slack * (np.abs(np.stack([lower, upper])) + self.prior_scale_)
             active = np.zeros(X.shape, dtype=np.int8)
             active[X >= upper - slack[1]] = 1

@@ -12,19 +12,12 @@ from ._base import BaseInverter
 from ._bounded import solve_bounded
 from ._logging import ProgressLogger, logger
 from ._result import InversionResult
+from ._validation import float32_inside
 
 # Rows of Y processed per matrix product; keeps temporaries in cache.
 _CHUNK_ROWS = 4096
 
 _EPS = np.finfo(np.float64).eps
-
-
-def _float32_inside(bound, direction):
-    """Round float64 bounds to float32 without stepping outside them."""
-    rounded = bound.astype(np.float32)
-    outside = rounded < bound if direction > 0 else rounded > bound
-    rounded[outside] = np.nextafter(rounded[outside], np.float32(direction * np.inf))
-    return rounded
 
 
 class LinearInverter(BaseInverter):
@@ -368,8 +361,8 @@ class LinearInverter(BaseInverter):
         lower, upper = self.bounds_
         dtype = X.dtype
         if dtype == np.float32:
-            lower_cast = _float32_inside(lower, +1)
-            upper_cast = _float32_inside(upper, -1)
+            lower_cast = float32_inside(lower, +1)
+            upper_cast = float32_inside(upper, -1)
         else:
             lower_cast, upper_cast = lower, upper
 

@@ -136,3 +136,11 @@ def resolve_bounds(inverter, bounds, data_min, data_max):
             "feasible input; use -np.inf and np.inf for open sides."
         )
     return lower, upper
+
+
+def float32_inside(bound, direction):
+    """Round float64 bounds to float32 without stepping outside them."""
+    rounded = bound.astype(np.float32)
+    outside = rounded < bound if direction > 0 else rounded > bound
+    rounded[outside] = np.nextafter(rounded[outside], np.float32(direction * np.inf))
+    return rounded

@@ -412,3 +412,29 @@ def test_fit_inside_inference_mode_then_invert(wave):
     result = inverter.invert(predicted.ravel())
 
     assert result.converged.all()
+
+
+def test_frozen_torch_module_accepted():
+    from sklearn.frozen import FrozenEstimator
+
+    X = np.random.default_rng(0).uniform(-1, 1, size=(30, 2))
+    inverter = GradientInverter(FrozenEstimator(Cubic())).fit(X, X + X**3)
+
+    result = inverter.invert(np.array([[0.5, -0.5]]))
+
+    assert_allclose(result.X + result.X**3, [[0.5, -0.5]], atol=1e-3)
+
+
+def test_float32_output_stays_in_bounds():
+    X = np.random.default_rng(0).uniform(-2, 2, size=(100, 2))
+    lower, upper = np.array([-0.3, -0.7]), np.array([0.1, 0.3])
+    inverter = GradientInverter(Cubic(), bounds=(lower, upper)).fit(X)
+    targets = np.array([[5.0, -5.0], [-5.0, 5.0]], dtype=np.float32)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        X_hat = inverter.inverse_transform(targets)
+
+    assert X_hat.dtype == np.float32
+    assert np.all(X_hat >= lower)
+    assert np.all(X_hat <= upper)
