@@ -37,9 +37,9 @@ class GradientInverter(BaseInverter):
     ``prior="diag"``, the training covariance for ``prior="full"``). This is
     the objective of :class:`LinearInverter`, so both agree on affine
     models. For a classifier and a class label ``c`` the misfit is the
-    cross-entropy ``-log p_c(x)`` (the input the model is most confident
-    belongs to ``c``); for a target probability vector it is the squared
-    gap between ``predict_proba(x)`` and the vector.
+    cross-entropy ``-log p_c(x)``, so the result is the input the model is
+    most confident belongs to ``c``. For a target probability vector the
+    misfit is the squared gap between ``predict_proba(x)`` and the vector.
 
     All targets and all starts are optimized together, ``batch_size`` rows
     at a time, but each row has its own line search or step size and its
@@ -294,8 +294,8 @@ class GradientInverter(BaseInverter):
                 check &= ~_is_label_row(Y)
             check = np.flatnonzero(check)
             if check.size:
-                # From the regularized answer and from the first start, since
-                # either may lie in the basin of an exact fit.
+                # From the regularized solution and from the first start,
+                # since either may lie in the basin of an exact fit.
                 again = np.concatenate([X[check], starts[check, 0]])
                 owners = np.concatenate([check, check])
                 polished = self._solve(again, Y, owners, 0.0, method="lbfgs")

@@ -26,7 +26,7 @@ _ADAM_EPS = 1e-12
 _LBFGS_HISTORY = 10
 # Iterations in a row without progress after which an L-BFGS row stops.
 _LBFGS_PATIENCE = 3
-# A stalled row first forgets its history, which may be stale, this many
+# A stalled row first clears its history, which may be stale, this many
 # times before it stops.
 _LBFGS_RESETS = 2
 _ARMIJO = 1e-4
@@ -281,8 +281,8 @@ def _extrapolate(
     """Lengthen accepted first steps while the loss keeps falling steeply.
 
     A row whose first trial step was accepted but ends where the slope is
-    still steep (the curvature condition of Wolfe fails) has a step that is
-    too short: this happens when its history is empty or was reset, for
+    still steep has a step that is too short: the curvature condition of
+    Wolfe fails. This happens when its history is empty or was reset, for
     example in a region of negative curvature. Without this, such rows crawl
     in steps the size of their small gradient.
     """
