@@ -438,3 +438,10 @@ def test_float32_output_stays_in_bounds():
     assert X_hat.dtype == np.float32
     assert np.all(X_hat >= lower)
     assert np.all(X_hat <= upper)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_device_raises(wave):
+    model, X = wave
+    with pytest.raises(ValueError, match="sees no CUDA device"):
+        GradientInverter(model, device="cuda").fit(X)
