@@ -47,6 +47,69 @@ def resimulation_error(Y, X_hat, forward):
     return np.mean((Y_resim - Y) ** 2, axis=1)
 
 
+def best_of_t_resimulation_error(Y, candidates, forward, *, max_t=None):
+    """Return the best-of-T re-simulation error r_T for T = 1, 2, ...
+
+    For each target, r_T takes the smallest true re-simulation error among
+    its first T candidates, in the order the surrogate ranked them (best
+    first, as in ``invert(Y).candidates``), and averages it over targets.
+    This is the measure of the Neural-Adjoint benchmark (Ren, Padilla and
+    Malof, NeurIPS 2020), which reports it for T from 1 to 50.
+
+    Parameters
+    ----------
+    Y : array-like of shape (n_targets, n_outputs) or (n_targets,)
+        Targets.
+    candidates : array-like of shape (n_targets, n_candidates, n_features)
+        Candidate inputs per target, ranked best first.
+    forward : callable
+        The trusted forward function, such as the true simulator; it maps an
+        array of shape (n, n_features) to outputs shaped like the rows of
+        ``Y``. It is called once on all candidates.
+    max_t : int or None, default=None
+        Largest T; None means ``n_candidates``.
+
+    Returns
+    -------
+    r : ndarray of shape (max_t,)
+        ``r[T - 1]`` is r_T. Targets whose candidates all re-simulate to NaN
+        (for example, a projectile that never lands) count as NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skinvert.metrics import best_of_t_resimulation_error
+    >>> candidates = np.array([[[2.0], [1.0]], [[0.5], [3.0]]])
+    >>> best_of_t_resimulation_error([[1.0], [9.0]], candidates, lambda X: X**2)
+    array([42.78125,  0.     ])
+    """
+    Y = check_array(Y, ensure_2d=False, input_name="Y")
+    Y = Y.reshape(Y.shape[0], -1)
+    candidates = np.asarray(candidates, dtype=np.float64)
+    if candidates.ndim != 3 or candidates.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"candidates has shape {candidates.shape}, but Y has {Y.shape[0]} "
+            "targets; pass an array of shape (n_targets, n_candidates, "
+            "n_features), such as invert(Y).candidates."
+        )
+    n_targets, n_candidates, n_features = candidates.shape
+    max_t = n_candidates if max_t is None else int(max_t)
+    if not 1 <= max_t <= n_candidates:
+        raise ValueError(
+            f"max_t={max_t} is outside 1..{n_candidates}, the number of "
+            "candidates per target."
+        )
+
+    flat = candidates[:, :max_t].reshape(-1, n_features)
+    owners = np.repeat(np.arange(n_targets), max_t)
+    errors = resimulation_error(Y[owners], flat, forward).reshape(n_targets, max_t)
+    # NaN (no result) never wins a minimum unless every candidate is NaN.
+    finite = np.where(np.isnan(errors), np.inf, errors)
+    best = np.minimum.accumulate(finite, axis=1)
+    best[np.isinf(best)] = np.nan
+    return best.mean(axis=0)
+
+
 class ResimulationScorer:
     """Scorer for ``scoring=``: minus the mean re-simulation error.
 
