@@ -1,6 +1,7 @@
 """Batched gradient inversion of differentiable models."""
 
 import sys
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -352,7 +353,7 @@ class GradientInverter(BaseInverter):
 
     def _output_dtype(self, Y):
         if hasattr(self, "classes_"):
-            return np.float32 if self._forward.dtype == torch.float32 else np.float64
+            return self._forward_numpy_dtype()
         return Y.dtype
 
     def _bounds_or_infinite(self):
@@ -616,8 +617,6 @@ def _check_grad_mode():
 
 
 def _warn_nonfinite(targets):
-    import warnings
-
     listed = ", ".join(str(i) for i in targets[:10])
     more = f" and {targets.size - 10} more" if targets.size > 10 else ""
     warnings.warn(
