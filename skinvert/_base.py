@@ -15,7 +15,12 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
 from sklearn.utils.validation import (
     _check_feature_names_in,
@@ -119,6 +124,13 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         self : object
             Fitted inverter.
         """
+        # scikit-learn's Real interval admits bool, which would silently
+        # read alpha=True as 1.0.
+        if isinstance(self.alpha, bool):
+            raise InvalidParameterError(
+                f"The 'alpha' parameter of {type(self).__name__} must be a "
+                f"number, not a bool; got {self.alpha!r}. Pass alpha=1.0 or 0.0."
+            )
         X_original = X
         output_names = _column_names(y)
         X = validate_data(self, X, dtype=FLOAT_DTYPES)

@@ -218,6 +218,7 @@ def test_bad_targets_raise(linnerud, targets, message):
     [
         ({"alpha": -1.0}, "'alpha' parameter of LinearInverter"),
         ({"alpha": "auto"}, "'alpha' parameter of LinearInverter"),
+        ({"alpha": True}, "'alpha' parameter of LinearInverter must be a number"),
         ({"prior": "wide"}, "'prior' parameter"),
         ({"bounds": "range"}, "'bounds' parameter"),
         ({"bounds": (1.0, 0.0)}, "lower bound is above the upper bound"),
