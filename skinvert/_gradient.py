@@ -46,8 +46,8 @@ class GradientInverter(BaseInverter):
     at a time, but each row has its own line search or step size and its
     own stopping test, so one target does not steer another. Results can
     still differ in the last digits between batch sizes, because torch's
-    kernels round differently for different batch shapes; on a float32 model
-    with many exact solutions per target such differences grew to 1e-5.
+    kernels round differently for different batch shapes. On a float32 model
+    with many exact solutions per target, such differences grew to 1e-5.
     The model's weights are frozen and it runs in evaluation mode during
     the optimization; its training flags and ``requires_grad`` flags are
     restored afterwards, also when the call raises.

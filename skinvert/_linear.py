@@ -231,8 +231,8 @@ class LinearInverter(BaseInverter):
         self._solve_offset = self.prior_mean_ - self._solve_matrix @ self._center
         self._solve_cache = {}
 
-        # The unregularized, untruncated solution, which tells whether a
-        # target can be reached within the bounds whatever alpha is.
+        # The unregularized, untruncated solution. It decides whether a target
+        # can be reached within the bounds, whatever alpha is.
         U_r, s_r, V_r = U[:, :full_rank], s[:full_rank], Vt[:full_rank].T
         self._reach_matrix = (self._prior_sqrt @ (V_r / s_r)) @ U_r.T
         self._reach_offset = self.prior_mean_ - self._reach_matrix @ self._center

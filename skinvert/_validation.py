@@ -54,13 +54,13 @@ def _order_target_columns(inverter, Y):
     columns = getattr(Y, "columns", None)
     if expected is None or columns is None:
         return Y
-    given = [str(column) for column in columns]
-    if given == expected:
+    received = [str(column) for column in columns]
+    if received == expected:
         return Y
-    if sorted(given) == sorted(expected):
-        return Y.iloc[:, [given.index(name) for name in expected]]
-    missing = [name for name in expected if name not in given]
-    unexpected = [name for name in given if name not in expected]
+    if sorted(received) == sorted(expected):
+        return Y.iloc[:, [received.index(name) for name in expected]]
+    missing = [name for name in expected if name not in received]
+    unexpected = [name for name in received if name not in expected]
     raise ValueError(
         f"{type(inverter).__name__}: the columns of Y do not match the outputs "
         f"seen in fit. Missing: {missing}; unexpected: {unexpected}. Name the "

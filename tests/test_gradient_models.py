@@ -202,11 +202,7 @@ def _mixed_targets():
 @pytest.fixture(scope="module")
 def mixed_inversion(classifier):
     model, X_train = classifier
-    # Near a match the Kullback-Leibler divergence is quadratic in the
-    # probability gap, so it drowns in float32 rounding (about 1e-7) first:
-    # the float32 net stops at root-mean-square gaps of 1e-4 to 4e-4 (seen
-    # with torch 2.13 on CPU), and gets a tolerance above that.
-    tol = 1e-3 if X_train.dtype == np.float32 else 1e-4
+    tol = 1e-4
     inverter = GradientInverter(model, init="mean", tol=tol).fit(X_train)
     P = _mixed_targets()
     with warnings.catch_warnings():
