@@ -49,7 +49,7 @@ class GradientInverter(BaseInverter):
     kernels round differently for different batch shapes. On a float32 model
     with many exact solutions per target, such differences grew to 1e-5.
     The model's weights are frozen and it runs in evaluation mode during
-    the optimization; its training flags and ``requires_grad`` flags are
+    the optimization. Its training flags and ``requires_grad`` flags are
     restored afterwards, also when the call raises.
 
     Parameters
