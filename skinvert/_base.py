@@ -205,6 +205,11 @@ class BaseInverter(TransformerMixin, BaseEstimator):
     def _prepare_forward(self, X):
         """Build whatever the forward model needs once ``estimator_`` is set."""
 
+    def _prior_draws(self, rng, shape):
+        """Draw inputs of shape ``(*shape, n_features)`` from the fitted prior."""
+        noise = rng.standard_normal((*shape, self.n_features_in_))
+        return self.prior_mean_ + noise @ self._prior_sqrt.T
+
     def _check_model_width(self, name):
         expected = getattr(self.estimator_, "n_features_in_", None)
         if expected is not None and expected != self.n_features_in_:

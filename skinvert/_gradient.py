@@ -14,11 +14,15 @@ from sklearn.utils.validation import check_array
 from ._base import BaseInverter, is_torch_module
 from ._optim import minimize_rows
 from ._result import InversionResult
+from ._targets import (
+    class_targets,
+    is_label_row,
+    loss_scale,
+    misfit,
+    nearest_training_rows,
+)
 from ._torch_models import build_torch_forward
 from ._validation import FLOAT_DTYPES, float32_inside
-
-# Rows of the training data compared with the targets at once by init="nearest".
-_NEAREST_CHUNK = 1024
 
 
 class GradientInverter(BaseInverter):
@@ -272,7 +276,7 @@ class GradientInverter(BaseInverter):
     def _check_targets(self, Y):
         if not hasattr(self, "classes_"):
             return super()._check_targets(Y)
-        return _ClassTargets.from_user(self, Y)
+        return class_targets(self, Y)
 
     def _invert(self, Y, diagnostics):
         _check_grad_mode()
@@ -303,7 +307,7 @@ class GradientInverter(BaseInverter):
             # labels are reached when predicted, so they need no second look.
             check = ~reached
             if hasattr(self, "classes_"):
-                check &= ~_is_label_row(Y)
+                check &= ~is_label_row(Y)
             check = np.flatnonzero(check)
             if check.size:
                 # From the regularized solution and from the first start,
@@ -384,14 +388,14 @@ class GradientInverter(BaseInverter):
         is_label = None
         if hasattr(self, "classes_"):
             targets = torch.as_tensor(Y, dtype=torch.float64, device=device)
-            is_label = torch.as_tensor(_is_label_row(Y), device=device)
+            is_label = torch.as_tensor(is_label_row(Y), device=device)
         owner_t = torch.as_tensor(owner, device=device)
         z_lower, z_upper = (
             as_tensor((lower - mean) / scale),
             as_tensor((upper - mean) / scale),
         )
         z_starts = as_tensor((starts - mean) / scale)
-        normalizer, loss_floor = self._loss_scale(Y.shape[1])
+        normalizer, loss_floor = loss_scale(self, Y.shape[1])
         # Stationarity tolerance, relative to the root of the normalized loss:
         # 1e-6 in float64 and 1e-3 in float32, well above rounding noise.
         gtol = 1e-6 if dtype == torch.float64 else 1e-3
@@ -484,22 +488,6 @@ class GradientInverter(BaseInverter):
             penalty = (whitened * whitened).sum(dim=1)
         return misfit + alpha * penalty
 
-    def _loss_scale(self, n_outputs):
-        """Return the loss normalizer and the loss at which a start stops.
-
-        Regression losses are divided by the summed output variances so that
-        tolerances are relative. The floor guarantees a misfit ten times
-        below ``tol`` in the units of ``output_scale_``.
-        """
-        if hasattr(self, "classes_"):
-            # A squared probability gap below this floor is a root-mean-square
-            # gap ten times below tol.
-            return 1.0, self.classes_.size * (0.1 * self.tol) ** 2
-        variances = self.output_scale_**2
-        normalizer = float(variances.sum())
-        floor = (0.1 * self.tol) ** 2 * n_outputs * variances.min() / normalizer
-        return normalizer, floor
-
     def _misfit(self, X, Y):
         """Return the residual per target and whether it counts as reached."""
         forward = self._forward
@@ -507,26 +495,10 @@ class GradientInverter(BaseInverter):
         with forward.frozen(), torch.no_grad():
             raw = forward.module(inputs)
             if hasattr(self, "classes_"):
-                proba = forward.log_proba(raw).exp().cpu().numpy().astype(np.float64)
+                outputs = forward.log_proba(raw).exp()
             else:
-                values = forward.values(raw).cpu().numpy().astype(np.float64)
-        if not hasattr(self, "classes_"):
-            gap = values - Y
-            residual = np.sqrt(np.mean(gap**2, axis=1))
-            relative = np.sqrt(np.mean((gap / self.output_scale_) ** 2, axis=1))
-            return residual, relative <= self.tol
-        is_label = _is_label_row(Y)
-        label = np.argmax(Y, axis=1)
-        rows = np.arange(Y.shape[0])
-        residual = np.where(
-            is_label,
-            1.0 - proba[rows, label],
-            np.sqrt(np.mean((proba - Y) ** 2, axis=1)),
-        )
-        reached = np.where(
-            is_label, np.argmax(proba, axis=1) == label, residual <= self.tol
-        )
-        return residual, reached
+                outputs = forward.values(raw)
+        return misfit(self, outputs.cpu().numpy().astype(np.float64), Y)
 
     def _starting_points(self, Y):
         """Return starts of shape (n_targets, 1 + n_restarts, n_features)."""
@@ -542,10 +514,6 @@ class GradientInverter(BaseInverter):
             draws = self._prior_draws(rng, (n_targets, n_candidates - 1))
             starts = np.concatenate([first[:, None], draws], axis=1)
         return np.clip(starts, lower, upper)
-
-    def _prior_draws(self, rng, shape):
-        noise = rng.standard_normal((*shape, self.n_features_in_))
-        return self.prior_mean_ + noise @ self._prior_sqrt.T
 
     def _first_start(self, Y, rng):
         n_targets = Y.shape[0]
@@ -578,33 +546,16 @@ class GradientInverter(BaseInverter):
 
     def _nearest_rows(self, Y, n_candidates):
         """Return, per target, the training rows with the nearest outputs."""
-        outputs = self._train_outputs
-        weights = 1.0 if hasattr(self, "classes_") else 1.0 / self.output_scale_
-        scaled = outputs * weights
-        n_train = scaled.shape[0]
-        k = min(n_candidates, n_train)
-        chosen = np.empty((Y.shape[0], k), dtype=np.int64)
-        for start in range(0, Y.shape[0], _NEAREST_CHUNK):
-            rows = slice(start, start + _NEAREST_CHUNK)
-            distance = (
-                np.sum((Y[rows] * weights) ** 2, axis=1)[:, None]
-                - 2 * (Y[rows] * weights) @ scaled.T
-                + np.sum(scaled**2, axis=1)[None, :]
-            )
-            nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
-            order = np.argsort(np.take_along_axis(distance, nearest, axis=1), axis=1)
-            chosen[rows] = np.take_along_axis(nearest, order, axis=1)
-        starts = self._train_X[chosen]
+        scale = None if hasattr(self, "classes_") else self.output_scale_
+        starts = nearest_training_rows(
+            self._train_X, self._train_outputs, Y, n_candidates, scale
+        )
+        k = starts.shape[1]
         if k < n_candidates:
             rng = check_random_state(self.random_state)
             extra = self._prior_draws(rng, (Y.shape[0], n_candidates - k))
             starts = np.concatenate([starts, extra], axis=1)
         return starts
-
-
-def _is_label_row(P):
-    """Return True for rows of ``P`` that are one-hot, i.e. class labels."""
-    return (P.max(axis=1) == 1.0) & (np.count_nonzero(P, axis=1) == 1)
 
 
 def _check_grad_mode():
@@ -627,48 +578,6 @@ def _warn_nonfinite(targets):
         RuntimeWarning,
         stacklevel=4,
     )
-
-
-class _ClassTargets:
-    """Conversion of classifier targets to rows of class probabilities."""
-
-    @staticmethod
-    def from_user(inverter, Y):
-        classes = inverter.classes_
-        array = np.asarray(Y)
-        if (
-            array.ndim == 2
-            and array.shape[1] == classes.size
-            and array.dtype.kind in "fiu"
-        ):
-            P = check_array(
-                array, dtype=FLOAT_DTYPES, input_name="Y", estimator=inverter
-            )
-            if np.any(P < 0) or not np.allclose(P.sum(axis=1), 1.0, atol=1e-6):
-                raise ValueError(
-                    "GradientInverter: Y has one column per class, so it is read "
-                    "as probability vectors, but some rows are negative or do not "
-                    "sum to 1. Pass probabilities, or a 1-D array of class labels."
-                )
-            return np.asarray(P, dtype=np.float64)
-        labels = check_array(
-            array, dtype=None, ensure_2d=False, input_name="Y", estimator=inverter
-        )
-        if labels.ndim != 1:
-            raise ValueError(
-                f"GradientInverter: Y has shape {labels.shape}. For a classifier "
-                f"pass a 1-D array of class labels or probability vectors of "
-                f"shape (n_targets, {classes.size})."
-            )
-        lookup = {label: i for i, label in enumerate(classes.tolist())}
-        unknown = [label for label in labels.tolist() if label not in lookup]
-        if unknown:
-            raise ValueError(
-                f"GradientInverter: Y contains labels the classifier does not "
-                f"know, such as {unknown[0]!r}. Known classes: {classes.tolist()}."
-            )
-        index = np.array([lookup[label] for label in labels.tolist()], dtype=np.int64)
-        return np.eye(classes.size)[index]
 
 
 class _ProgressBar:
