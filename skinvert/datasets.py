@@ -57,6 +57,14 @@ def _check_X(X, n_columns, function_name, column_names):
     return X
 
 
+def _check_option(function_name, name, value, options):
+    if not isinstance(value, str) or value not in options:
+        listed = ", ".join(repr(option) for option in options)
+        raise ValueError(
+            f"{function_name}: {name} must be one of {listed}, got {value!r}."
+        )
+
+
 def _check_n_samples(n_samples, function_name):
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
         raise ValueError(
@@ -125,7 +133,7 @@ def make_sine_wave(n_samples=1000, *, random_state=None):
     return X, sine_wave_forward(X)
 
 
-def robot_arm_forward(X):
+def robot_arm_forward(X, *, angles="relative"):
     """Compute the end position of a planar three-segment arm on a vertical rail.
 
     The base of the arm sits at ``(0, x0)``, so the rail offset ``x0`` moves
@@ -137,16 +145,19 @@ def robot_arm_forward(X):
         y = x0 + l1 sin θ1 + l2 sin(θ1 + θ2) + l3 sin(θ1 + θ2 + θ3)
 
     This is the robot arm problem of Ren, Padilla and Malof (NeurIPS 2020).
-
-    NOTE: the benchmark's script ``generate_robotic_arm.py`` uses the segment
-    angles ``θ1``, ``θ2 - θ1`` and ``θ3 - θ2 - θ1`` in place of the sums
-    above, so its published data differ from this function for the same
-    inputs.
+    Their generator script ``generate_robotic_arm.py`` computes the segment
+    directions differently, as ``θ1``, ``θ2 - θ1`` and ``θ3 - θ2 - θ1``, and
+    ``angles="differenced"`` gives that variant, to compare with results
+    published on their data.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, 4)
         Inputs ``(x0, θ1, θ2, θ3)``, the angles in radians.
+    angles : {"relative", "differenced"}, default="relative"
+        How the joint angles give the direction of each segment: summed
+        (each joint relative to the previous segment), or differenced as in
+        the benchmark's generator script.
 
     Returns
     -------
@@ -160,16 +171,21 @@ def robot_arm_forward(X):
     array([[2. , 0.3]])
     """
     X = _check_X(X, 4, "robot_arm_forward", "x0, θ1, θ2, θ3")
+    _check_option("robot_arm_forward", "angles", angles, ("relative", "differenced"))
     l1, l2, l3 = ROBOT_ARM_LENGTHS
     angle1 = X[:, 1]
-    angle2 = angle1 + X[:, 2]
-    angle3 = angle2 + X[:, 3]
+    if angles == "relative":
+        angle2 = angle1 + X[:, 2]
+        angle3 = angle2 + X[:, 3]
+    else:
+        angle2 = X[:, 2] - X[:, 1]
+        angle3 = X[:, 3] - X[:, 2] - X[:, 1]
     x = l1 * np.cos(angle1) + l2 * np.cos(angle2) + l3 * np.cos(angle3)
     y = X[:, 0] + l1 * np.sin(angle1) + l2 * np.sin(angle2) + l3 * np.sin(angle3)
     return np.column_stack([x, y])
 
 
-def make_robot_arm(n_samples=1000, *, random_state=None):
+def make_robot_arm(n_samples=1000, *, angles="relative", random_state=None):
     """Sample the robot arm problem with Gaussian inputs.
 
     The inputs are independent normal with mean 0 and standard deviations
@@ -179,6 +195,8 @@ def make_robot_arm(n_samples=1000, *, random_state=None):
     ----------
     n_samples : int, default=1000
         Number of rows.
+    angles : {"relative", "differenced"}, default="relative"
+        Angle convention of :func:`robot_arm_forward`.
     random_state : int, RandomState instance or None, default=None
         Seed or generator for the inputs, as in scikit-learn.
 
@@ -187,7 +205,7 @@ def make_robot_arm(n_samples=1000, *, random_state=None):
     X : ndarray of shape (n_samples, 4)
         Inputs ``(x0, θ1, θ2, θ3)``.
     y : ndarray of shape (n_samples, 2)
-        ``robot_arm_forward(X)``.
+        ``robot_arm_forward(X, angles=angles)``.
 
     Examples
     --------
@@ -197,22 +215,25 @@ def make_robot_arm(n_samples=1000, *, random_state=None):
     ((5, 4), (5, 2))
     """
     _check_n_samples(n_samples, "make_robot_arm")
+    _check_option("make_robot_arm", "angles", angles, ("relative", "differenced"))
     rng = check_random_state(random_state)
     X = rng.normal(0.0, ROBOT_ARM_INPUT_STD, size=(n_samples, 4))
-    return X, robot_arm_forward(X)
+    return X, robot_arm_forward(X, angles=angles)
 
 
-def _ballistics_derivative(vx, vy):
-    """Return the accelerations ``(ax, ay)`` under gravity and quadratic drag."""
-    drag_rate = (BALLISTICS_DRAG / BALLISTICS_MASS) * np.hypot(vx, vy)
+def _ballistics_derivative(vx, vy, drag):
+    """Return the accelerations ``(ax, ay)`` under gravity and drag."""
+    drag_rate = BALLISTICS_DRAG / BALLISTICS_MASS
+    if drag == "quadratic":
+        drag_rate = drag_rate * np.hypot(vx, vy)
     return -drag_rate * vx, -BALLISTICS_GRAVITY - drag_rate * vy
 
 
-def _rk4_step(state, dt):
+def _rk4_step(state, dt, drag):
     """Advance the states ``(x, y, vx, vy)``, stacked as rows, by one RK4 step."""
 
     def derivative(s):
-        ax, ay = _ballistics_derivative(s[2], s[3])
+        ax, ay = _ballistics_derivative(s[2], s[3], drag)
         return np.stack([s[2], s[3], ax, ay])
 
     k1 = derivative(state)
@@ -258,8 +279,8 @@ def _landing_x(before, after, dt):
     return _hermite(before[0], after[0], dt * before[2], dt * after[2], s)
 
 
-def ballistics_forward(X, *, max_time=6.0, return_landed=False):
-    """Simulate projectiles with quadratic air drag and return where they land.
+def ballistics_forward(X, *, drag="quadratic", max_time=6.0, return_landed=False):
+    """Simulate projectiles with air drag and return where they land.
 
     A projectile of mass ``m = 0.2`` kg starts at ``(x, y)`` with speed ``v``
     at ``angle`` radians above the horizontal and moves under gravity
@@ -269,11 +290,11 @@ def ballistics_forward(X, *, max_time=6.0, return_landed=False):
 
     The output is the x position at which the projectile first crosses
     ``y = 0`` from above. This is the ballistics problem of Ren, Padilla and
-    Malof (NeurIPS 2020) with the drag made quadratic in the speed.
-
-    NOTE: the benchmark's script ``generate_ballistics.py`` uses drag linear
-    in the velocity, ``m dv/dt = -m g e_y - k v``, with the same constants,
-    so its published data differ from this function for the same inputs.
+    Malof (NeurIPS 2020) with the drag made quadratic in the speed. Their
+    generator script ``generate_ballistics.py`` uses drag linear in the
+    velocity, ``m dv/dt = -m g e_y - k v`` with ``k = 0.25`` kg/s, and
+    ``drag="linear"`` gives that variant, to compare with results published
+    on their data.
 
     All rows are integrated together with fixed-step fourth-order Runge-Kutta
     (step 2 ms), and the landing point is found by cubic Hermite
@@ -295,6 +316,8 @@ def ballistics_forward(X, *, max_time=6.0, return_landed=False):
     X : array-like of shape (n_samples, 4)
         Inputs ``(x, y, angle, speed)``: launch position in m, launch angle
         in radians and launch speed in m/s.
+    drag : {"quadratic", "linear"}, default="quadratic"
+        Drag force ``k |v| v`` or ``k v``.
     max_time : float, default=6.0
         Simulated time in seconds. Rows still in the air then get NaN.
     return_landed : bool, default=False
@@ -320,6 +343,7 @@ def ballistics_forward(X, *, max_time=6.0, return_landed=False):
     (True, True)
     """
     X = _check_X(X, 4, "ballistics_forward", "x, y, angle, speed")
+    _check_option("ballistics_forward", "drag", drag, ("quadratic", "linear"))
     if not (np.isfinite(max_time) and max_time > 0):
         raise ValueError(
             f"ballistics_forward: max_time must be a positive number of seconds, "
@@ -339,7 +363,7 @@ def ballistics_forward(X, *, max_time=6.0, return_landed=False):
     for start in range(0, X.shape[0], BALLISTICS_CHUNK_SIZE):
         chunk = slice(start, start + BALLISTICS_CHUNK_SIZE)
         landing_x[chunk], landed[chunk] = _simulate_landings(
-            initial_state[:, chunk], max_time
+            initial_state[:, chunk], max_time, drag
         )
 
     if return_landed:
@@ -347,7 +371,7 @@ def ballistics_forward(X, *, max_time=6.0, return_landed=False):
     return landing_x
 
 
-def _simulate_landings(state, max_time):
+def _simulate_landings(state, max_time, drag):
     """Integrate the states ``(x, y, vx, vy)``, stacked as rows, until landing.
 
     Returns the landing x positions (NaN where none) and the landed mask.
@@ -372,7 +396,7 @@ def _simulate_landings(state, max_time):
     for _ in range(n_steps):
         if active.size == 0:
             break
-        new_state = _rk4_step(state, dt)
+        new_state = _rk4_step(state, dt, drag)
 
         crossed = (state[1] > 0) & (new_state[1] <= 0)
         if np.any(crossed):
@@ -390,7 +414,9 @@ def _simulate_landings(state, max_time):
     return landing_x, landed
 
 
-def make_ballistics(n_samples=1000, *, drop_unlanded=True, random_state=None):
+def make_ballistics(
+    n_samples=1000, *, drag="quadratic", drop_unlanded=True, random_state=None
+):
     """Sample the ballistics problem and simulate where each projectile lands.
 
     The inputs are independent, with the distribution of the benchmark's
@@ -402,12 +428,14 @@ def make_ballistics(n_samples=1000, *, drop_unlanded=True, random_state=None):
     - speed ~ Poisson(15) in m/s.
 
     The outputs come from :func:`ballistics_forward`, which uses quadratic
-    drag where the benchmark uses linear drag.
+    drag unless ``drag="linear"``, the benchmark's own choice.
 
     Parameters
     ----------
     n_samples : int, default=1000
         Number of inputs to sample.
+    drag : {"quadratic", "linear"}, default="quadratic"
+        Drag law of :func:`ballistics_forward`.
     drop_unlanded : bool, default=True
         If True, remove the rows for which :func:`ballistics_forward` returns
         NaN, so the result can have fewer than ``n_samples`` rows; check
@@ -433,6 +461,7 @@ def make_ballistics(n_samples=1000, *, drop_unlanded=True, random_state=None):
     ((5, 4), (5,))
     """
     _check_n_samples(n_samples, "make_ballistics")
+    _check_option("make_ballistics", "drag", drag, ("quadratic", "linear"))
     rng = check_random_state(random_state)
     x = rng.normal(0.0, 0.25, size=n_samples)
     y = rng.normal(1.5, 0.25, size=n_samples)
@@ -440,7 +469,7 @@ def make_ballistics(n_samples=1000, *, drop_unlanded=True, random_state=None):
     speed = rng.poisson(15, size=n_samples).astype(float)
     X = np.column_stack([x, y, angle, speed])
 
-    landing_x, landed = ballistics_forward(X, return_landed=True)
+    landing_x, landed = ballistics_forward(X, drag=drag, return_landed=True)
     if drop_unlanded:
         return X[landed], landing_x[landed]
     return X, landing_x

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.integrate import solve_ivp
+from scipy.optimize import brentq
 
 from skinvert.datasets import (
     ballistics_forward,
@@ -139,6 +140,97 @@ def test_ballistics_matches_solve_ivp():
 
     assert landed.all()
     assert_allclose(landing_x, expected, rtol=0, atol=1e-4)
+
+
+def linear_drag_landing_x(row):
+    """Return the landing x of one launch under linear drag, from the closed form.
+
+    With ``m dv/dt = -m g e_y - k v`` the trajectory is, with ``tau = m / k``,
+    ``x(t) = x0 + vx tau (1 - exp(-t / tau))`` and
+    ``y(t) = y0 + tau (vy + g tau) (1 - exp(-t / tau)) - g tau t``.
+    The landing time is the root of ``y`` after the apex.
+    """
+    x, y, angle, speed = row
+    tau = MASS / DRAG
+    vx, vy = speed * np.cos(angle), speed * np.sin(angle)
+
+    def height(t):
+        return (
+            y + tau * (vy + GRAVITY * tau) * (1 - np.exp(-t / tau)) - GRAVITY * tau * t
+        )
+
+    # The height grows until the apex, so y > 0 there, and falls below 0 by 100 s.
+    apex = max(tau * np.log1p(vy / (GRAVITY * tau)), 0.0)
+    landing_time = brentq(height, apex, 100.0, xtol=1e-14)
+    return x + vx * tau * (1 - np.exp(-landing_time / tau))
+
+
+def test_ballistics_linear_drag_matches_closed_form():
+    rng = np.random.default_rng(2)
+    n_rows = 10
+    X = np.column_stack(
+        [
+            rng.normal(0.0, 0.5, n_rows),
+            rng.uniform(0.5, 3.0, n_rows),
+            rng.uniform(0.05 * np.pi, 0.45 * np.pi, n_rows),
+            rng.uniform(1.0, 40.0, n_rows),
+        ]
+    )
+
+    landing_x, landed = ballistics_forward(X, drag="linear", return_landed=True)
+    expected = [linear_drag_landing_x(row) for row in X]
+
+    assert landed.all()
+    assert_allclose(landing_x, expected, rtol=0, atol=1e-8)
+    # Above 1 m/s linear drag is the weaker one, and these launches stay
+    # above that speed for most of their flight, so they land farther.
+    assert np.all(landing_x > ballistics_forward(X))
+
+
+def test_make_ballistics_linear_drag_outputs():
+    X, y = make_ballistics(20, drag="linear", random_state=0)
+    X_quadratic, _ = make_ballistics(20, random_state=0)
+
+    assert_array_equal(X, X_quadratic)
+    assert_allclose(y, [linear_drag_landing_x(row) for row in X], atol=1e-8)
+
+
+def test_robot_arm_differenced_angles():
+    rng = np.random.default_rng(3)
+    X = rng.normal(0.0, 1.0, size=(20, 4))
+
+    expected = []
+    for x0, theta1, theta2, theta3 in X:
+        directions = (theta1, theta2 - theta1, theta3 - theta2 - theta1)
+        end = np.array([0.0, x0])
+        for length, direction in zip((0.5, 0.5, 1.0), directions, strict=True):
+            end += length * np.array([np.cos(direction), np.sin(direction)])
+        expected.append(end)
+
+    assert_allclose(robot_arm_forward(X, angles="differenced"), expected, atol=1e-12)
+    X_made, y_made = make_robot_arm(20, angles="differenced", random_state=0)
+    assert_array_equal(y_made, robot_arm_forward(X_made, angles="differenced"))
+
+
+@pytest.mark.parametrize(
+    ("function", "name", "value"),
+    [
+        (robot_arm_forward, "angles", "absolute"),
+        (ballistics_forward, "drag", "cubic"),
+        (make_robot_arm, "angles", None),
+        (make_ballistics, "drag", 2),
+    ],
+)
+def test_invalid_variant_rejected(function, name, value):
+    argument = np.zeros((1, 4)) if function.__name__.endswith("forward") else 5
+
+    with pytest.raises(ValueError) as error:
+        function(argument, **{name: value})
+
+    message = str(error.value)
+    assert function.__name__ in message
+    assert f"{name} must be one of" in message
+    assert repr(value) in message
 
 
 def test_ballistics_drop_lands_below_launch():
@@ -304,7 +396,7 @@ def test_ballistics_input_distribution():
 def test_make_ballistics_drop_unlanded(monkeypatch):
     import skinvert.datasets as datasets
 
-    def forward_with_one_miss(X, *, return_landed=False):
+    def forward_with_one_miss(X, *, drag="quadratic", return_landed=False):
         landing_x = np.arange(X.shape[0], dtype=float)
         landing_x[1] = np.nan
         landed = ~np.isnan(landing_x)
