@@ -8,19 +8,32 @@ scikit-learn transformer: ``transform`` is the forward model and
 """
 
 from ._base import BaseInverter
+from ._blackbox import BlackBoxInverter
 from ._linear import LinearInverter
 from ._result import InversionResult
 
-__all__ = ["BaseInverter", "GradientInverter", "InversionResult", "LinearInverter"]
+__all__ = [
+    "BaseInverter",
+    "BlackBoxInverter",
+    "GradientInverter",
+    "InversionResult",
+    "LatentInverter",
+    "LinearInverter",
+]
 
 
 def __getattr__(name):
-    # GradientInverter needs torch, which takes seconds to import; load it
-    # only when asked for, so LinearInverter and the CLI start fast.
+    # GradientInverter and LatentInverter need torch, which takes seconds to
+    # import; load them only when asked for, so LinearInverter and the CLI
+    # start fast.
     if name == "GradientInverter":
         from ._gradient import GradientInverter
 
         return GradientInverter
+    if name == "LatentInverter":
+        from ._latent import LatentInverter
+
+        return LatentInverter
     raise AttributeError(f"module 'skinvert' has no attribute {name!r}")
 
 

@@ -124,13 +124,7 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         self : object
             Fitted inverter.
         """
-        # scikit-learn's Real interval admits bool, which would silently
-        # read alpha=True as 1.0.
-        if isinstance(self.alpha, bool):
-            raise InvalidParameterError(
-                f"The 'alpha' parameter of {type(self).__name__} must be a "
-                f"number, not a bool; got {self.alpha!r}. Pass alpha=1.0 or 0.0."
-            )
+        reject_bool_alpha(self)
         X_original = X
         output_names = _column_names(y)
         X = validate_data(self, X, dtype=FLOAT_DTYPES)
@@ -399,6 +393,19 @@ class BaseInverter(TransformerMixin, BaseEstimator):
             f"noisy targets{restarts}.",
             ConvergenceWarning,
             stacklevel=3,
+        )
+
+
+def reject_bool_alpha(inverter):
+    """Raise InvalidParameterError when ``inverter.alpha`` is a bool.
+
+    scikit-learn's Real interval admits bool, which would silently read
+    alpha=True as 1.0.
+    """
+    if isinstance(inverter.alpha, bool):
+        raise InvalidParameterError(
+            f"The 'alpha' parameter of {type(inverter).__name__} must be a "
+            f"number, not a bool; got {inverter.alpha!r}. Pass alpha=1.0 or 0.0."
         )
 
 

@@ -9,20 +9,21 @@ import torch
 from sklearn.neural_network import MLPRegressor
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_array
 
 from ._base import BaseInverter, is_torch_module
 from ._optim import minimize_rows
 from ._result import InversionResult
 from ._targets import (
     class_targets,
+    confirm_unreachable,
     is_label_row,
     loss_scale,
     misfit,
-    nearest_training_rows,
+    rank_candidates,
+    starting_points,
 )
 from ._torch_models import build_torch_forward
-from ._validation import FLOAT_DTYPES, float32_inside
+from ._validation import float32_inside
 
 
 class GradientInverter(BaseInverter):
@@ -231,15 +232,19 @@ class GradientInverter(BaseInverter):
             return estimator
         return super()._fit_clone(estimator, X, y)
 
+    def _check_device(self):
+        if self.device is None:
+            return
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"{type(self).__name__}: device={self.device!r}, but this torch "
+                f"build ({torch.__version__}) sees no CUDA device. Use "
+                "device=None or 'cpu', or install a CUDA build of torch."
+            )
+
     def _prepare_forward(self, X):
-        if self.device is not None:
-            device = torch.device(self.device)
-            if device.type == "cuda" and not torch.cuda.is_available():
-                raise ValueError(
-                    f"GradientInverter: device={self.device!r}, but this torch "
-                    f"build ({torch.__version__}) sees no CUDA device. Use "
-                    "device=None or 'cpu', or install a CUDA build of torch."
-                )
+        self._check_device()
         # Built outside inference mode, so that a rebuilt graph fitted inside
         # one can still be differentiated later.
         with torch.inference_mode(False):
@@ -253,15 +258,21 @@ class GradientInverter(BaseInverter):
                 # A skorch net feeds X to its module as given: match its dtype.
                 X = np.asarray(X, dtype=str(self._forward.dtype).split(".")[-1])
             return super()._predict(X)
+        return self._run_forward(X)
+
+    def _run_forward(self, X):
+        """Return the outputs of the torch graph for ``X`` as 2-D float64."""
         forward = self._forward
+        # A writable array: torch warns on read-only ones, such as memory maps.
+        X = np.require(X, requirements="W")
         inputs = torch.as_tensor(X, dtype=forward.dtype, device=forward.device)
         with forward.frozen(), torch.no_grad():
             try:
                 values = forward.values(forward.module(inputs))
             except RuntimeError as exc:
                 raise ValueError(
-                    f"GradientInverter: the torch module failed on X of shape "
-                    f"{X.shape}: {exc}"
+                    f"{type(self).__name__}: the torch module failed on an "
+                    f"input of shape {X.shape}: {exc}"
                 ) from exc
         return values.detach().cpu().numpy().astype(np.float64)
 
@@ -279,7 +290,7 @@ class GradientInverter(BaseInverter):
         return class_targets(self, Y)
 
     def _invert(self, Y, diagnostics):
-        _check_grad_mode()
+        _check_grad_mode(type(self).__name__)
         n_targets = Y.shape[0]
         starts = self._starting_points(Y)
         n_candidates = starts.shape[1]
@@ -288,39 +299,25 @@ class GradientInverter(BaseInverter):
         flat = starts.reshape(n_targets * n_candidates, -1)
         owner = np.repeat(np.arange(n_targets), n_candidates)
         solved = self._solve(flat, Y, owner, self.alpha)
-
-        # Order each target's candidates by objective, best first.
-        losses = solved["loss"].reshape(n_targets, n_candidates)
-        order = np.argsort(losses, axis=1, kind="stable")
-        pick = (np.arange(n_targets)[:, None], order)
-        candidates = solved["x"].reshape(n_targets, n_candidates, -1)[pick]
-        losses = losses[pick]
-        n_iter = solved["n_iter"].reshape(n_targets, n_candidates)[pick][:, 0]
-        stopped = solved["stopped"].reshape(n_targets, n_candidates)[pick][:, 0]
-        nonfinite = solved["nonfinite"].reshape(n_targets, n_candidates).any(axis=1)
+        nonfinite = solved.pop("nonfinite").reshape(n_targets, n_candidates).any(1)
+        ranked = rank_candidates(solved, n_targets, n_candidates)
+        candidates = ranked["candidates"]
+        losses = ranked["candidate_losses"]
+        n_iter = ranked["n_iter"]
+        stopped = ranked["stopped"]
         X = candidates[:, 0]
 
         residual, reached = self._misfit(X, Y)
-        if self.alpha > 0:
-            # With a prior the misfit is part of the trade-off. A target is
-            # unreachable only if it stays far off without the prior. Class
-            # labels are reached when predicted, so they need no second look.
-            check = ~reached
-            if hasattr(self, "classes_"):
-                check &= ~is_label_row(Y)
-            check = np.flatnonzero(check)
-            if check.size:
-                # From the regularized solution and from the first start,
-                # since either may lie in the basin of an exact fit.
-                again = np.concatenate([X[check], starts[check, 0]])
-                owners = np.concatenate([check, check])
-                polished = self._solve(again, Y, owners, 0.0, method="lbfgs")
-                _, hit = self._misfit(polished["x"], Y[owners])
-                reached[check] = hit[: check.size] | hit[check.size :]
+
+        def reaches(again, owners):
+            polished = self._solve(again, Y, owners, 0.0, method="lbfgs")
+            return self._misfit(polished["x"], Y[owners])[1]
+
+        reached = confirm_unreachable(self, Y, X, starts[:, 0], reached, reaches)
         converged = stopped & reached
 
         if nonfinite.any():
-            _warn_nonfinite(np.flatnonzero(nonfinite))
+            _warn_nonfinite(type(self).__name__, np.flatnonzero(nonfinite))
 
         dtype = self._output_dtype(Y)
         X = X.astype(dtype)
@@ -395,7 +392,7 @@ class GradientInverter(BaseInverter):
             as_tensor((upper - mean) / scale),
         )
         z_starts = as_tensor((starts - mean) / scale)
-        normalizer, loss_floor = loss_scale(self, Y.shape[1])
+        normalizer, loss_floor = self._loss_scale(Y)
         # Stationarity tolerance, relative to the root of the normalized loss:
         # 1e-6 in float64 and 1e-3 in float32, well above rounding noise.
         gtol = 1e-6 if dtype == torch.float64 else 1e-3
@@ -461,9 +458,20 @@ class GradientInverter(BaseInverter):
                 out["nonfinite"][rows] = result.nonfinite.cpu().numpy()
         return out
 
+    def _loss_scale(self, Y):
+        """Return the loss normalizer and the loss at which a start stops."""
+        return loss_scale(self, Y.shape[1])
+
     def _objective(self, z, targets, is_label, target_rows, alpha, constants):
-        forward = self._forward
         x = constants["mean"] + z * constants["scale"]
+        misfit = self._data_misfit(x, targets, is_label, target_rows)
+        if alpha == 0:
+            return misfit
+        return misfit + alpha * self._prior_penalty(z, x, constants)
+
+    def _data_misfit(self, x, targets, is_label, target_rows):
+        """Return the misfit per row of the model's outputs at ``x``."""
+        forward = self._forward
         raw = forward.module(x)
         if is_label is None:
             misfit = ((forward.values(raw) - targets) ** 2).sum(dim=1)
@@ -479,14 +487,14 @@ class GradientInverter(BaseInverter):
             misfit = torch.where(is_label[target_rows], -cross, squared)
             if x.dtype != torch.float64:
                 misfit = misfit.to(x.dtype)
-        if alpha == 0:
-            return misfit
+        return misfit
+
+    def _prior_penalty(self, z, x, constants):
+        """Return the squared prior distance per row, in whitened units."""
         if self.prior == "diag":
-            penalty = (z * z).sum(dim=1)
-        else:
-            whitened = (x - constants["mean"]) @ constants["inverse_sqrt_t"]
-            penalty = (whitened * whitened).sum(dim=1)
-        return misfit + alpha * penalty
+            return (z * z).sum(dim=1)
+        whitened = (x - constants["mean"]) @ constants["inverse_sqrt_t"]
+        return (whitened * whitened).sum(dim=1)
 
     def _misfit(self, X, Y):
         """Return the residual per target and whether it counts as reached."""
@@ -502,76 +510,24 @@ class GradientInverter(BaseInverter):
 
     def _starting_points(self, Y):
         """Return starts of shape (n_targets, 1 + n_restarts, n_features)."""
-        n_targets = Y.shape[0]
-        n_candidates = 1 + self.n_restarts
         rng = check_random_state(self.random_state)
-        lower, upper = self._bounds_or_infinite()
-
-        if isinstance(self.init, str) and self.init == "nearest":
-            starts = self._nearest_rows(Y, n_candidates)
-        else:
-            first = self._first_start(Y, rng)
-            draws = self._prior_draws(rng, (n_targets, n_candidates - 1))
-            starts = np.concatenate([first[:, None], draws], axis=1)
-        return np.clip(starts, lower, upper)
-
-    def _first_start(self, Y, rng):
-        n_targets = Y.shape[0]
-        init = self.init
-        if isinstance(init, str):
-            if init == "mean":
-                return np.tile(self.prior_mean_, (n_targets, 1))
-            return self._prior_draws(rng, (n_targets,))
-        if hasattr(init, "predict"):
-            start = np.asarray(init.predict(Y), dtype=np.float64)
-            name = f"init.predict(Y) of {type(init).__name__}"
-        else:
-            start = check_array(
-                init, dtype=FLOAT_DTYPES, ensure_2d=False, input_name="init"
-            )
-            start = np.asarray(start, dtype=np.float64)
-            name = "init"
-        if start.ndim == 1 and start.shape[0] == self.n_features_in_:
-            start = np.tile(start, (n_targets, 1))
-        if start.shape != (n_targets, self.n_features_in_):
-            raise ValueError(
-                f"GradientInverter: {name} has shape {start.shape}, but "
-                f"{n_targets} targets with {self.n_features_in_} features need "
-                f"shape ({n_targets}, {self.n_features_in_}) or "
-                f"({self.n_features_in_},)."
-            )
-        if not np.all(np.isfinite(start)):
-            raise ValueError(f"GradientInverter: {name} contains NaN or infinity.")
-        return start
-
-    def _nearest_rows(self, Y, n_candidates):
-        """Return, per target, the training rows with the nearest outputs."""
-        scale = None if hasattr(self, "classes_") else self.output_scale_
-        starts = nearest_training_rows(
-            self._train_X, self._train_outputs, Y, n_candidates, scale
-        )
-        k = starts.shape[1]
-        if k < n_candidates:
-            rng = check_random_state(self.random_state)
-            extra = self._prior_draws(rng, (Y.shape[0], n_candidates - k))
-            starts = np.concatenate([starts, extra], axis=1)
-        return starts
+        return starting_points(self, Y, 1 + self.n_restarts, rng)
 
 
-def _check_grad_mode():
+def _check_grad_mode(owner):
     if torch.is_inference_mode_enabled():
         raise RuntimeError(
-            "GradientInverter needs gradients with respect to the inputs, which "
+            f"{owner} needs gradients with respect to the inputs, which "
             "torch.inference_mode() disables. Call it outside inference_mode "
             "(torch.no_grad() is fine)."
         )
 
 
-def _warn_nonfinite(targets):
+def _warn_nonfinite(owner, targets):
     listed = ", ".join(str(i) for i in targets[:10])
     more = f" and {targets.size - 10} more" if targets.size > 10 else ""
     warnings.warn(
-        f"GradientInverter: the loss was NaN or infinite at some point for "
+        f"{owner}: the loss was NaN or infinite at some point for "
         f"{targets.size} target(s) (rows {listed}{more}). Their result is the "
         "best point with a finite loss. Tighten bounds or check the model on "
         "inputs outside the training data.",

@@ -139,3 +139,143 @@ def nearest_training_rows(X_train, outputs, Y, k, scale=None):
         order = np.argsort(np.take_along_axis(distance, nearest, axis=1), axis=1)
         chosen[rows] = np.take_along_axis(nearest, order, axis=1)
     return X_train[chosen]
+
+
+def starting_points(inverter, Y, n_candidates, rng):
+    """Return starts of shape (n_targets, n_candidates, n_features).
+
+    With ``inverter.init="nearest"`` the k-th start of a target is the
+    training row with the k-th nearest output. Otherwise ``"mean"``,
+    ``"random"``, an array or an estimator with ``predict(Y)`` gives the
+    first start, and the others are drawn from the prior. The inverter must
+    store its training inputs and their outputs as ``_train_X`` and
+    ``_train_outputs``. Starts are clipped to ``bounds_``.
+    """
+    n_targets = Y.shape[0]
+    init = inverter.init
+    if isinstance(init, str) and init == "nearest":
+        scale = None if hasattr(inverter, "classes_") else inverter.output_scale_
+        starts = nearest_training_rows(
+            inverter._train_X, inverter._train_outputs, Y, n_candidates, scale
+        )
+        if starts.shape[1] < n_candidates:
+            extra = inverter._prior_draws(
+                rng, (n_targets, n_candidates - starts.shape[1])
+            )
+            starts = np.concatenate([starts, extra], axis=1)
+    else:
+        first = _first_start(inverter, Y, rng)
+        draws = inverter._prior_draws(rng, (n_targets, n_candidates - 1))
+        starts = np.concatenate([first[:, None], draws], axis=1)
+    if inverter.bounds_ is not None:
+        starts = np.clip(starts, *inverter.bounds_)
+    return starts
+
+
+def _first_start(inverter, Y, rng):
+    n_targets = Y.shape[0]
+    n_features = inverter.n_features_in_
+    init = inverter.init
+    if isinstance(init, str):
+        if init == "mean":
+            return np.tile(inverter.prior_mean_, (n_targets, 1))
+        return inverter._prior_draws(rng, (n_targets,))
+    if hasattr(init, "predict"):
+        start = np.asarray(init.predict(Y), dtype=np.float64)
+        name = f"init.predict(Y) of {type(init).__name__}"
+    else:
+        start = check_array(
+            init, dtype=FLOAT_DTYPES, ensure_2d=False, input_name="init"
+        )
+        start = np.asarray(start, dtype=np.float64)
+        name = "init"
+    if start.ndim == 1 and start.shape[0] == n_features:
+        start = np.tile(start, (n_targets, 1))
+    if start.shape != (n_targets, n_features):
+        raise ValueError(
+            f"{type(inverter).__name__}: {name} has shape {start.shape}, but "
+            f"{n_targets} targets with {n_features} features need shape "
+            f"({n_targets}, {n_features}) or ({n_features},)."
+        )
+    if not np.all(np.isfinite(start)):
+        raise ValueError(f"{type(inverter).__name__}: {name} contains NaN or infinity.")
+    return start
+
+
+def rank_candidates(solved, n_targets, n_candidates):
+    """Order each target's candidates by loss, best first.
+
+    Parameters
+    ----------
+    solved : dict of ndarray
+        Per-row results of a batched search, rows grouped by target:
+        ``"x"`` of shape (n_targets * n_candidates, n_features), ``"loss"``
+        and any other per-row arrays.
+    n_targets, n_candidates : int
+        Number of targets and of candidates per target.
+
+    Returns
+    -------
+    ranked : dict
+        ``"candidates"`` of shape (n_targets, n_candidates, n_features) and
+        ``"candidate_losses"`` of shape (n_targets, n_candidates), best
+        first, and for every other key of ``solved`` its value for each
+        target's best candidate.
+    """
+    losses = solved["loss"].reshape(n_targets, n_candidates)
+    order = np.argsort(losses, axis=1, kind="stable")
+    pick = (np.arange(n_targets)[:, None], order)
+    ranked = {
+        "candidates": solved["x"].reshape(n_targets, n_candidates, -1)[pick],
+        "candidate_losses": losses[pick],
+    }
+    for key, values in solved.items():
+        if key not in ("x", "loss"):
+            shaped = values.reshape(n_targets, n_candidates, *values.shape[1:])
+            ranked[key] = shaped[pick][:, 0]
+    return ranked
+
+
+def confirm_unreachable(inverter, Y, X, first_starts, reached, reaches):
+    """Search again without the prior for targets a regularized result misses.
+
+    With ``alpha > 0`` the misfit is part of the trade-off, so a target is
+    unreachable only if it stays far off without the prior. Class labels are
+    reached when predicted, so they need no second look.
+
+    Parameters
+    ----------
+    inverter : BaseInverter
+        The fitted inverter.
+    Y : ndarray of shape (n_targets, n_outputs)
+        Targets.
+    X : ndarray of shape (n_targets, n_features)
+        Regularized results.
+    first_starts : ndarray of shape (n_targets, n_features)
+        First start of each target.
+    reached : ndarray of shape (n_targets,) of bool
+        Whether each result reaches its target.
+    reaches : callable
+        ``reaches(starts, owners)`` searches with ``alpha=0`` from each row
+        of ``starts`` toward ``Y[owners]`` and returns whether it reached it.
+
+    Returns
+    -------
+    reached : ndarray of shape (n_targets,) of bool
+        True where the result or a search without the prior reaches the
+        target.
+    """
+    reached = reached.copy()
+    if inverter.alpha == 0:
+        return reached
+    check = ~reached
+    if hasattr(inverter, "classes_"):
+        check &= ~is_label_row(Y)
+    check = np.flatnonzero(check)
+    if check.size:
+        # From the regularized result and from the first start, since either
+        # may lie in the basin of an exact fit.
+        again = np.concatenate([X[check], first_starts[check]])
+        hit = reaches(again, np.concatenate([check, check]))
+        reached[check] = hit[: check.size] | hit[check.size :]
+    return reached

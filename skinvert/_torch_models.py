@@ -346,19 +346,21 @@ def _probe_output(module, X, owner, model_name):
         ) from exc
 
 
+def describe_output(value):
+    """Describe a value returned by user code, for error messages."""
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
 def _output_width(raw, owner, model_name):
     valid = (
         isinstance(raw, torch.Tensor) and raw.ndim in (1, 2) and raw.is_floating_point()
     )
     if not valid:
-        described = (
-            f"a {raw.dtype} tensor of shape {tuple(raw.shape)}"
-            if isinstance(raw, torch.Tensor)
-            else f"a {type(raw).__name__}"
-        )
         raise ValueError(
             f"{owner} needs {model_name} to return a floating-point tensor of "
-            f"shape (n, k) or (n,), but it returned {described}."
+            f"shape (n, k) or (n,), but it returned {describe_output(raw)}."
         )
     return 1 if raw.ndim == 1 else raw.shape[1]
 
