@@ -127,8 +127,8 @@ def _not_affine_error(owner, culprit, deviation):
     return ValueError(
         f"{owner} needs a model whose predict is affine in X, but {culprit} is "
         f"not affine: {gap}. Invert a differentiable nonlinear model with "
-        "GradientInverter; models without gradients need a derivative-free "
-        "inverter, not part of this release."
+        "GradientInverter, and a model without gradients with "
+        "BlackBoxInverter."
     )
 
 

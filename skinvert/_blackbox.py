@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from ._base import BaseInverter
 from ._discrete import column_mask, encoded_columns, snap
 from ._evolution import MixedSearch, default_population_size
-from ._logging import ProgressLogger, logger
+from ._logging import ProgressLogger, log_summary
 from ._result import InversionResult
 from ._targets import (
     class_targets,
@@ -401,7 +401,10 @@ class BlackBoxInverter(BaseInverter):
             return misfit(self, polished["outputs"], Y[owners])[1]
 
         reached = confirm_unreachable(self, Y, X, starts[:, 0], reached, reaches)
-        converged = stopped & reached
+        # Without a prior, a target within tol is solved even if the search
+        # ran out of iterations. With one, the search must also have stopped
+        # at the trade-off's optimum.
+        converged = reached & (stopped | (self.alpha == 0))
 
         dtype = np.float64 if hasattr(self, "classes_") else Y.dtype
         X = X.astype(dtype)
@@ -566,7 +569,8 @@ class BlackBoxInverter(BaseInverter):
                 # Out of generations: not stopped by a test, so unfinished.
                 running[rows[n_iter[rows] >= budget[rows]]] = False
 
-        logger.info(
+        log_summary(
+            self.verbose,
             "black-box search: %d searches, %d stopped, %d generations at most, "
             "%d model evaluations, %.1f s",
             n_rows,

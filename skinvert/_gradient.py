@@ -314,7 +314,10 @@ class GradientInverter(BaseInverter):
             return self._misfit(polished["x"], Y[owners])[1]
 
         reached = confirm_unreachable(self, Y, X, starts[:, 0], reached, reaches)
-        converged = stopped & reached
+        # Without a prior, a target within tol is solved even if the search
+        # ran out of iterations. With one, the search must also have stopped
+        # at the trade-off's optimum.
+        converged = reached & (stopped | (self.alpha == 0))
 
         if nonfinite.any():
             _warn_nonfinite(type(self).__name__, np.flatnonzero(nonfinite))

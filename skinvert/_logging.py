@@ -23,6 +23,16 @@ def enable_verbose_output(verbose):
         logger.addHandler(handler)
 
 
+def log_summary(verbose, message, *args):
+    """Log ``message`` at INFO when ``verbose`` is set, else at DEBUG.
+
+    An earlier estimator with ``verbose`` set leaves the ``skinvert`` logger
+    at INFO, so an unconditional INFO message would show for later
+    estimators without ``verbose`` too.
+    """
+    logger.log(logging.INFO if verbose else logging.DEBUG, message, *args)
+
+
 class ProgressLogger:
     """Log ``done / total`` at most once per ``interval`` seconds, and at the end.
 

@@ -294,13 +294,17 @@ def _place(forward, device, owner):
 
 def _no_gradient_error(owner, model):
     name = type(model).__name__
+    # LatentInverter takes regressors as decoders, never classifiers.
+    mlps = (
+        "MLPRegressor" if owner == "LatentInverter" else "MLPRegressor, MLPClassifier"
+    )
     return ValueError(
         f"{owner} needs the gradient of the model's outputs with respect to its "
         f"inputs, but {name} has no gradients that {owner} can compute. "
-        f"{owner} supports torch modules, skorch nets, MLPRegressor, "
-        "MLPClassifier, regressors whose predict is affine in X, and Pipelines "
-        f"of affine steps ending in one of these. Invert {name} with a "
-        "derivative-free inverter (not part of this release)."
+        f"{owner} supports torch modules, skorch nets, {mlps}, "
+        "regressors whose predict is affine in X, and Pipelines of affine "
+        f"steps ending in one of these. Invert {name} with BlackBoxInverter, "
+        "which needs only predict."
     )
 
 
@@ -594,8 +598,8 @@ def _not_differentiable_step_error(owner, name, step, deviation):
         f"{owner} needs differentiable Pipeline steps, and supports affine steps "
         f"(scalers, PCA, ...) before the final model, but step {name!r} "
         f"({type(step).__name__}) is not affine: {detail}. Remove the step, "
-        "replace it with an affine one, or invert models without gradients with "
-        "a derivative-free inverter (not part of this release)."
+        "replace it with an affine one, or invert the Pipeline with "
+        "BlackBoxInverter, which needs only predict."
     )
 
 
@@ -624,7 +628,7 @@ def _affine_pre_steps(steps, X, owner):
         f"Each of the steps {names} is affine on its own, but the affine map "
         f"read off their composition differs from it by {deviation:.3g} of its "
         "spread. Remove the steps that the model does not need, or invert it "
-        "with a derivative-free inverter (not part of this release)."
+        "with BlackBoxInverter, which needs only predict."
     )
 
 

@@ -2,6 +2,7 @@
 
 import copy
 import importlib.util
+import logging
 import warnings
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 from numpy.testing import assert_allclose
 from sklearn.datasets import load_digits, make_s_curve, make_swiss_roll
-from sklearn.decomposition import PCA, KernelPCA
+from sklearn.decomposition import PCA, KernelPCA, TruncatedSVD
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.neural_network import MLPRegressor
@@ -380,6 +381,51 @@ def test_vae_refinement_beats_encoder_and_random_starts(digits_vae):
     assert Z_refined.dtype == np.float32
     assert mse(Z_refined) <= 0.8 * mse(Z_encoder)
     assert mse(Z_refined) <= 0.8 * mse(Z_random)
+
+
+def test_within_tol_converged_when_out_of_iterations(digits_vae):
+    example, vae, X_test = digits_vae
+    inverter = LatentInverter(vae.decode, encoder=vae.encode, tol=1.0, max_iter=8)
+    inverter.fit()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        result = inverter.invert(X_test[:50])
+
+    # Most starts are still improving after 8 iterations, but every digit is
+    # reproduced within tol, which is what a user asked for.
+    relative = result.residual / inverter.output_scale_[0]
+    assert np.all(relative <= 1.0)
+    assert not result.stopped.all()
+    assert result.converged.all()
+
+
+def test_truncated_svd_needs_codes():
+    X = load_digits().data
+    svd = TruncatedSVD(n_components=4, random_state=0).fit(X)
+    codes = svd.transform(X)
+
+    with pytest.raises(ValueError, match=r"fit\(decoder.transform\(X_train\)\)"):
+        LatentInverter(svd).fit()
+    inverter = LatentInverter(svd, tol=1e-8).fit(codes)
+
+    # TruncatedSVD does not center, so its codes have a mean far from 0.
+    assert_allclose(inverter.prior_mean_, codes.mean(axis=0))
+    assert np.abs(inverter.prior_mean_).max() > 10
+    Z_hat = inverter.inverse_transform(svd.inverse_transform(codes[:5]))
+    assert_allclose(Z_hat, codes[:5], atol=1e-5 * np.abs(codes).max())
+
+
+def test_verbose_does_not_leak_to_later_fits(caplog):
+    pca = PCA(n_components=3, random_state=0).fit(load_digits().data)
+
+    with caplog.at_level(logging.DEBUG, logger="skinvert"):
+        LatentInverter(pca, verbose=1).fit()
+        assert [r.levelno for r in caplog.records] == [logging.INFO]
+        caplog.clear()
+        LatentInverter(pca, verbose=0).fit()
+
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG]
 
 
 def test_vae_module_unchanged(digits_vae):
