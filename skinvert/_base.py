@@ -159,6 +159,7 @@ class BaseInverter(TransformerMixin, BaseEstimator):
             self.estimator_ = self._fit_clone(estimator, X_original, y)
         self._check_model_width(name)
         if classifier:
+            _check_classifier(self.estimator_, name)
             self.classes_ = np.asarray(self.estimator_.classes_)
 
         self._prepare_forward(X)
@@ -378,21 +379,43 @@ class BaseInverter(TransformerMixin, BaseEstimator):
             if hasattr(self, "classes_")
             else "units of the training outputs' standard deviation"
         )
+        # An iterative search may end in a local minimum, so a missed target
+        # may still be reachable from another start.
+        iterative = hasattr(self, "n_restarts")
         restarts = (
             ", or raise n_restarts, since an iterative search may end in a "
             "local minimum"
-            if hasattr(self, "n_restarts")
+            if iterative
             else ""
         )
+        verdict = "were not reached" if iterative else "cannot be reached"
         warnings.warn(
-            f"{name}: {int(unreachable.sum())} of {n_targets} targets cannot be "
-            f"reached {where}: their smallest misfit found is above "
+            f"{name}: {int(unreachable.sum())} of {n_targets} targets {verdict} "
+            f"{where}: their smallest misfit found is above "
             f"tol={self.tol} in {unit}. The returned inputs minimize the misfit "
             "found; invert(Y).residual gives it per target. Check that the "
             f"targets lie in the model's output range{widen}, raise tol for "
             f"noisy targets{restarts}.",
             ConvergenceWarning,
             stacklevel=3,
+        )
+
+
+def _check_classifier(classifier, name):
+    """Reject multilabel classifiers and classifiers without predict_proba."""
+    model = type(classifier).__name__
+    classes = getattr(classifier, "classes_", None)
+    if isinstance(classes, list) or np.ndim(classes) != 1:
+        raise ValueError(
+            f"{name} supports binary and multiclass classifiers, but {model} "
+            "was fitted on multilabel or multioutput targets. Invert one "
+            "classifier per label instead."
+        )
+    if not hasattr(classifier, "predict_proba"):
+        raise ValueError(
+            f"{name} needs the class probabilities of {model}, but it has no "
+            "predict_proba. Use SVC(probability=True), or wrap the classifier "
+            "in sklearn.calibration.CalibratedClassifierCV."
         )
 
 

@@ -85,7 +85,9 @@ class BlackBoxInverter(BaseInverter):
     most 100,000 rows. With ``alpha=0`` a target's searches stop once one of
     them reaches it, except for class labels, which request the most
     confident input. Otherwise a search stops when its best loss has
-    stalled, or after ``max_iter`` generations. With ``alpha=0``, the
+    stalled over the last ``10 + 30 * n_features / population_size``
+    generations (with ``alpha > 0``, when it fell by less than ``tol``
+    relative), or after ``max_iter`` generations. With ``alpha=0``, the
     searches of a target that none of them reached, and that stopped on a
     stall, run again from their best points with twice the population, up
     to four more times (as in IPOP-CMA-ES), within the same ``max_iter``.
@@ -101,7 +103,9 @@ class BlackBoxInverter(BaseInverter):
         classifier), or a Pipeline ending in one. None means a
         ``HistGradientBoostingRegressor(random_state=0)``.
     alpha : float, default=0.0
-        Weight of the prior term.
+        Weight of the prior term. For a regressor the misfit is in squared
+        output units and the prior in squared standardized inputs, so the
+        alpha that balances them grows with the variance of the outputs.
     prior : {"diag", "full"}, default="diag"
         Prior covariance: per-feature variances or the training covariance.
     bounds : None, "data" or (lower, upper), default="data"
@@ -168,7 +172,8 @@ class BlackBoxInverter(BaseInverter):
     classes_ : ndarray
         Class labels, for classifiers.
     output_scale_ : ndarray of shape (n_outputs,)
-        Standard deviation of each training output, the unit of ``tol``.
+        Standard deviation of each training output, the unit of ``tol``: of
+        y when ``fit`` gets it, else of the model's predictions for X.
     prior_mean_, prior_scale_ : ndarray of shape (n_features,)
         Training mean and standard deviation (1 for constant features).
     prior_covariance_ : ndarray of shape (n_features, n_features)
@@ -398,6 +403,7 @@ class BlackBoxInverter(BaseInverter):
 
         def reaches(again, owners):
             polished = self._search(again, Y, owners, 0.0, rng)
+            self._search_again(polished, Y, owners, rng)
             return misfit(self, polished["outputs"], Y[owners])[1]
 
         reached = confirm_unreachable(self, Y, X, starts[:, 0], reached, reaches)
@@ -494,6 +500,11 @@ class BlackBoxInverter(BaseInverter):
         if hasattr(self, "classes_"):
             stop_on_reach &= ~is_label_row(Y[owner])
         history_length = 10 + int(np.ceil(30 * self.n_features_in_ / population))
+        # With a prior the optimum is a trade-off, which a search on a
+        # piecewise-constant model approaches in ever smaller steps towards a
+        # cell boundary. There tol also bounds the relative progress that is
+        # worth more generations.
+        stall_rtol = max(_STALL_RTOL, self.tol) if alpha > 0 else _STALL_RTOL
         evaluations = n_rows
 
         with Parallel(n_jobs=self.n_jobs, prefer="threads") as parallel:
@@ -555,8 +566,14 @@ class BlackBoxInverter(BaseInverter):
                 history[rows, slot] = best_loss[rows]
                 _, reached = misfit(self, best_outputs[rows], Y[owner[rows]])
                 target_done[owner[rows][stop_on_reach[rows] & reached]] = True
+                # Progress below loss_floor, a misfit ten times below tol,
+                # cannot change whether a target is reached, so it counts as
+                # a stall too. Without it, the prior term of a search on a
+                # plateau of a tree model kept improving in tiny steps until
+                # max_iter.
+                threshold = np.maximum(stall_rtol * np.abs(best_loss[rows]), loss_floor)
                 stalled = (n_iter[rows] >= history_length) & (
-                    oldest - best_loss[rows] <= _STALL_RTOL * np.abs(best_loss[rows])
+                    oldest - best_loss[rows] <= threshold
                 )
                 done = (
                     target_done[owner[rows]]

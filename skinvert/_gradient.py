@@ -64,7 +64,9 @@ class GradientInverter(BaseInverter):
         ``MLPRegressor``. A torch module has no fit, so it is used as it is
         even when ``fit`` gets ``y``.
     alpha : float, default=0.0
-        Weight of the prior term.
+        Weight of the prior term. For a regressor the misfit is in squared
+        output units and the prior in squared standardized inputs, so the
+        alpha that balances them grows with the variance of the outputs.
     prior : {"diag", "full"}, default="diag"
         Prior covariance: per-feature variances or the training covariance.
     bounds : None, "data" or (lower, upper), default="data"
@@ -114,7 +116,8 @@ class GradientInverter(BaseInverter):
     classes_ : ndarray
         Class labels, for classifiers.
     output_scale_ : ndarray of shape (n_outputs,)
-        Standard deviation of each training output, the unit of ``tol``.
+        Standard deviation of each training output, the unit of ``tol``: of
+        y when ``fit`` gets it, else of the model's predictions for X.
     prior_mean_, prior_scale_ : ndarray of shape (n_features,)
         Training mean and standard deviation (1 for constant features).
     prior_covariance_ : ndarray of shape (n_features, n_features)

@@ -111,7 +111,8 @@ class LinearInverter(BaseInverter):
     bounds_ : tuple of ndarray or None
         Bounds used, as ``(lower, upper)``.
     output_scale_ : ndarray of shape (n_outputs,)
-        Standard deviation of each training output, the unit of ``tol``.
+        Standard deviation of each training output, the unit of ``tol``: of
+        y when ``fit`` gets it, else of the model's predictions for X.
     n_outputs_ : int
         Number of model outputs.
     n_features_in_ : int

@@ -14,6 +14,11 @@ def check_targets(inverter, Y, n_outputs):
     A 1-D ``Y`` is one target per row when the model has one output.
     """
     name = type(inverter).__name__
+    if np.ndim(Y) == 0:
+        raise ValueError(
+            f"{name}: Y is the scalar {Y!r}, but targets must be an array. "
+            f"Pass a list or 1-D array of targets, such as [{Y!r}]."
+        )
     Y = _order_target_columns(inverter, Y)
     try:
         Y = check_array(
@@ -24,6 +29,11 @@ def check_targets(inverter, Y, n_outputs):
             estimator=inverter,
         )
     except ValueError as exc:
+        if "NaN" in str(exc) or "infinity" in str(exc):
+            raise ValueError(
+                f"{name}: {exc} Every target must be a finite number; drop the "
+                "rows with missing targets before inverting."
+            ) from exc
         if "convert" not in str(exc):
             raise
         raise ValueError(

@@ -93,7 +93,13 @@ def best_of_t_resimulation_error(Y, candidates, forward, *, max_t=None):
             "n_features), such as invert(Y).candidates."
         )
     n_targets, n_candidates, n_features = candidates.shape
-    max_t = n_candidates if max_t is None else int(max_t)
+    if max_t is None:
+        max_t = n_candidates
+    elif isinstance(max_t, bool) or not isinstance(max_t, (int, np.integer)):
+        raise ValueError(
+            f"best_of_t_resimulation_error: max_t must be an integer, got "
+            f"{max_t!r}. Pass the number of candidates to use, or None for all."
+        )
     if not 1 <= max_t <= n_candidates:
         raise ValueError(
             f"max_t={max_t} is outside 1..{n_candidates}, the number of "

@@ -9,7 +9,12 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.compose import make_column_transformer
-from sklearn.datasets import load_diabetes, load_iris
+from sklearn.datasets import (
+    load_diabetes,
+    load_iris,
+    make_friedman1,
+    make_multilabel_classification,
+)
 from sklearn.ensemble import (
     GradientBoostingRegressor,
     HistGradientBoostingRegressor,
@@ -23,7 +28,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-from sklearn.svm import SVR
+from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeRegressor
 
 from skinvert import BlackBoxInverter, GradientInverter
@@ -209,7 +214,7 @@ def test_unreachable_target_matches_grid_search(name):
     tol = SYNTHETIC_TOLERANCES[name]
     inverter = BlackBoxInverter(model, tol=tol, random_state=0).fit(X)
 
-    with pytest.warns(ConvergenceWarning, match="2 of 3 targets cannot be reached"):
+    with pytest.warns(ConvergenceWarning, match="2 of 3 targets were not reached"):
         result = inverter.invert(targets)
 
     assert result.converged.tolist() == [True, False, False]
@@ -229,7 +234,7 @@ def test_one_warning_counts_unreachable(diabetes, diabetes_models):
 
     messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
     assert len(messages) == 1
-    assert "3 of 4 targets cannot be reached" in messages[0]
+    assert "3 of 4 targets were not reached" in messages[0]
     assert result.converged.tolist() == [True, False, False, False]
 
 
@@ -526,7 +531,7 @@ def test_all_columns_categorical():
         X
     )
 
-    with pytest.warns(ConvergenceWarning, match="1 of 3 targets cannot be reached"):
+    with pytest.warns(ConvergenceWarning, match="1 of 3 targets were not reached"):
         result = inverter.invert(np.array([7.0, 11.0, 20.0]))
 
     # 3 * x0 + x1 = 7 only for (2, 1), and 11 only for (3, 2); 20 is out of
@@ -662,3 +667,41 @@ def test_bad_columns_raise(params, match):
     X = np.column_stack([rng.integers(0, 3, 50), rng.normal(size=50)])
     with pytest.raises(ValueError, match=match):
         BlackBoxInverter(KNeighborsRegressor(), **params).fit(X, X[:, 1])
+
+
+def test_multilabel_classifier_rejected():
+    X, Y = make_multilabel_classification(
+        100, n_features=5, n_classes=3, random_state=0
+    )
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, Y)
+
+    with pytest.raises(ValueError, match="multilabel or multioutput"):
+        BlackBoxInverter(forest).fit(X)
+
+
+def test_classifier_without_predict_proba_rejected():
+    X, y = load_iris(return_X_y=True)
+    svc = SVC().fit(X, y)
+
+    with pytest.raises(ValueError, match=r"SVC\(probability=True\)"):
+        BlackBoxInverter(svc).fit(X)
+
+
+def test_prior_on_forest_stops_before_max_iter():
+    X, y = make_friedman1(500, random_state=0)
+    inputs, _ = make_friedman1(5, random_state=1)
+    forest = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
+    targets = forest.predict(inputs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        result = (
+            BlackBoxInverter(forest, alpha=1.0, random_state=0).fit(X).invert(targets)
+        )
+
+    # On a forest the prior pulls each search towards a cell boundary in
+    # ever smaller steps. Without a relative stall test every search ran to
+    # max_iter=1000 and was reported as unfinished.
+    assert result.stopped.all()
+    assert result.converged.all()
+    assert result.n_iter.max() < 1000

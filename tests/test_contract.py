@@ -188,8 +188,9 @@ def test_one_dimensional_targets_for_single_output(diabetes):
 @pytest.mark.parametrize(
     "targets, message",
     [
-        (np.array([[1.0, np.nan, 2.0]]), "NaN"),
-        (np.array([[1.0, np.inf, 2.0]]), "infinity"),
+        (np.array([[1.0, np.nan, 2.0]]), "LinearInverter: Input Y contains NaN"),
+        (np.array([[1.0, np.inf, 2.0]]), "LinearInverter: .*infinity"),
+        (150.0, r"Y is the scalar 150.0.*such as \[150.0\]"),
         (
             np.ones((2, 2)),
             "Y has 2 columns, but LinearInverter is expecting one column per "

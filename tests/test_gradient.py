@@ -134,7 +134,7 @@ def test_unreachable_target_reported(wave):
     targets = np.array([0.3, outputs.max() + 1.0])
     inverter = GradientInverter(model, n_restarts=3, random_state=0).fit(X)
 
-    with pytest.warns(ConvergenceWarning, match="1 of 2 targets cannot be reached"):
+    with pytest.warns(ConvergenceWarning, match="1 of 2 targets were not reached"):
         result = inverter.invert(targets)
 
     # The grid maximum is within 1e-4 of the true one; the optimizer may do

@@ -63,6 +63,7 @@ def test_best_of_t_max_t():
         (np.zeros((2, 3)), None, "shape \\(2, 3\\)"),
         (np.zeros((3, 3, 2)), None, "Y has 2 targets"),
         (np.zeros((2, 3, 2)), 4, "max_t=4 is outside 1..3"),
+        (np.zeros((2, 3, 2)), 1.5, "max_t must be an integer, got 1.5"),
     ],
 )
 def test_best_of_t_bad_input(candidates, max_t, message):
