@@ -7,7 +7,12 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 
 from ._base import BaseInverter
 from ._discrete import column_mask, encoded_columns, snap
@@ -325,6 +330,13 @@ class BlackBoxInverter(BaseInverter):
         self : object
             Fitted inverter.
         """
+        if self.n_jobs == 0:
+            # joblib rejects n_jobs=0 only once it runs, at the first invert.
+            raise InvalidParameterError(
+                f"The 'n_jobs' parameter of {type(self).__name__} must be a "
+                "positive or negative int or None, not 0. Pass n_jobs=1 for one "
+                "thread, or -1 for all processors."
+            )
         _reject_string_columns(self, X)
         return super().fit(X, y)
 

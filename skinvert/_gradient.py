@@ -238,7 +238,13 @@ class GradientInverter(BaseInverter):
     def _check_device(self):
         if self.device is None:
             return
-        device = torch.device(self.device)
+        try:
+            device = torch.device(self.device)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"{type(self).__name__}: device={self.device!r} is not a torch "
+                f"device ({exc}). Use None, 'cpu', 'cuda' or 'cuda:N'."
+            ) from exc
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(
                 f"{type(self).__name__}: device={self.device!r}, but this torch "

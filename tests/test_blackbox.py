@@ -30,6 +30,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeRegressor
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skinvert import BlackBoxInverter, GradientInverter
 from skinvert._targets import nearest_training_rows
@@ -705,3 +706,10 @@ def test_prior_on_forest_stops_before_max_iter():
     assert result.stopped.all()
     assert result.converged.all()
     assert result.n_iter.max() < 1000
+
+
+def test_zero_n_jobs_rejected_in_fit(diabetes):
+    X, y = diabetes
+
+    with pytest.raises(InvalidParameterError, match="'n_jobs'.*not 0"):
+        BlackBoxInverter(KNeighborsRegressor(), n_jobs=0).fit(X, y)

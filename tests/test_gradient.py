@@ -445,3 +445,9 @@ def test_cuda_without_device_raises(wave):
     model, X = wave
     with pytest.raises(ValueError, match="sees no CUDA device"):
         GradientInverter(model, device="cuda").fit(X)
+
+
+def test_unknown_device_raises(wave):
+    model, X = wave
+    with pytest.raises(ValueError, match="device='tpu' is not a torch device"):
+        GradientInverter(model, device="tpu").fit(X)
