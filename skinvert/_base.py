@@ -414,8 +414,10 @@ def _check_classifier(classifier, name):
     if not hasattr(classifier, "predict_proba"):
         raise ValueError(
             f"{name} needs the class probabilities of {model}, but it has no "
-            "predict_proba. Use SVC(probability=True), or wrap the classifier "
-            "in sklearn.calibration.CalibratedClassifierCV."
+            "predict_proba. Wrap the classifier in "
+            "sklearn.calibration.CalibratedClassifierCV, or for an SVC on a "
+            "scikit-learn version that still offers it, pass "
+            "SVC(probability=True)."
         )
 
 

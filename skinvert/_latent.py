@@ -501,6 +501,8 @@ class LatentInverter(GradientInverter):
         return np.asarray([f"z{i}" for i in range(self.n_features_in_)], dtype=object)
 
     def _warn_not_converged(self, result):
+        # stacklevel 4: the overrides of invert and inverse_transform below
+        # add one frame between the user's call and this method.
         name = type(self).__name__
         n_samples = np.size(result.converged)
         not_converged = ~np.asarray(result.converged, dtype=bool)
@@ -512,12 +514,12 @@ class LatentInverter(GradientInverter):
                 f"converge within max_iter={self.max_iter} iterations. Increase "
                 "max_iter, or check invert(X).residual.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         if unreachable.any():
             warnings.warn(
-                f"{name}: {int(unreachable.sum())} of {n_samples} samples cannot "
-                "be reproduced by the decoder: their smallest reconstruction "
+                f"{name}: {int(unreachable.sum())} of {n_samples} samples were "
+                "not reproduced by the decoder: their smallest reconstruction "
                 f"error found is above tol={self.tol} in units of output_scale_, "
                 "the spread of decoded samples. The returned codes give the "
                 "closest reconstructions found; invert(X).residual gives the "
@@ -525,7 +527,7 @@ class LatentInverter(GradientInverter):
                 "or raise n_restarts, since an iterative search may end in a "
                 "local minimum.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def transform(self, Z):
@@ -556,8 +558,12 @@ class LatentInverter(GradientInverter):
         result : InversionResult
             ``X`` contains the codes, of shape (n_samples, n_components), in the
             dtype of the samples. ``residual`` is the root-mean-square
-            reconstruction error over features, in the units of the samples,
-            and ``converged`` is True where it is within ``tol``.
+            reconstruction error over features, in the units of the samples.
+            With ``alpha=0``, ``converged`` is True where it is within
+            ``tol``. With ``alpha > 0`` the prior may keep the returned code
+            from that, so ``converged`` is True where a search without the
+            prior reproduces the sample within ``tol`` and the search with
+            it stopped at its optimum.
             ``candidates`` holds the code found from every start, best first,
             and ``candidate_losses`` their objective values.
         """

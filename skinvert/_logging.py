@@ -5,6 +5,10 @@ import time
 
 logger = logging.getLogger("skinvert")
 
+# Handler that verbose output adds when nothing else handles its messages.
+_HANDLER = logging.StreamHandler()
+_HANDLER.setFormatter(logging.Formatter("[skinvert] %(message)s"))
+
 
 def enable_verbose_output(verbose):
     """Make INFO messages visible when ``verbose`` is set.
@@ -17,10 +21,12 @@ def enable_verbose_output(verbose):
         return
     if logger.level == logging.NOTSET or logger.level > logging.INFO:
         logger.setLevel(logging.INFO)
+    if _HANDLER in logger.handlers and logging.getLogger().handlers:
+        # The application configured logging after an earlier verbose call:
+        # its handlers take over, so messages are not printed twice.
+        logger.removeHandler(_HANDLER)
     if not logger.hasHandlers():
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[skinvert] %(message)s"))
-        logger.addHandler(handler)
+        logger.addHandler(_HANDLER)
 
 
 def log_summary(verbose, message, *args):

@@ -15,9 +15,10 @@ def check_targets(inverter, Y, n_outputs):
     """
     name = type(inverter).__name__
     if np.ndim(Y) == 0:
+        value = np.asarray(Y).item()
         raise ValueError(
-            f"{name}: Y is the scalar {Y!r}, but targets must be an array. "
-            f"Pass a list or 1-D array of targets, such as [{Y!r}]."
+            f"{name}: Y is the scalar {value!r}, but targets must be an array. "
+            f"Pass a list or 1-D array of targets, such as [{value!r}]."
         )
     Y = _order_target_columns(inverter, Y)
     try:

@@ -373,3 +373,20 @@ def test_frozen_unfitted_model_raises():
         NotFittedError, match="FrozenEstimator wraps a model that is not fitted"
     ):
         LinearInverter(FrozenEstimator(Ridge())).fit(X, X @ [1.0, 2.0])
+
+
+def test_verbose_output_yields_to_later_logging_config(monkeypatch):
+    from skinvert import _logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(_logging.logger, "handlers", [])
+    _logging.enable_verbose_output(1)
+    assert _logging.logger.handlers == [_logging._HANDLER]
+
+    # The application configures logging afterwards: skinvert's own handler
+    # steps aside, so each message reaches the application's handlers once.
+    monkeypatch.setattr(root, "handlers", [logging.NullHandler()])
+    _logging.enable_verbose_output(1)
+
+    assert _logging.logger.handlers == []
