@@ -205,6 +205,13 @@ class BaseInverter(TransformerMixin, BaseEstimator):
         noise = rng.standard_normal((*shape, self.n_features_in_))
         return self.prior_mean_ + noise @ self._prior_sqrt.T
 
+    def _bounds_or_infinite(self):
+        """Return ``(lower, upper)``, infinite where ``bounds_`` is None."""
+        if self.bounds_ is None:
+            infinite = np.full(self.n_features_in_, np.inf)
+            return -infinite, infinite
+        return self.bounds_
+
     def _check_model_width(self, name):
         expected = getattr(self.estimator_, "n_features_in_", None)
         if expected is not None and expected != self.n_features_in_:
@@ -356,11 +363,7 @@ class BaseInverter(TransformerMixin, BaseEstimator):
     def _warn_not_converged(self, result):
         name = type(self).__name__
         n_targets = np.size(result.converged)
-        not_converged = ~np.asarray(result.converged, dtype=bool)
-        unfinished = np.zeros(n_targets, dtype=bool)
-        if result.stopped is not None:
-            unfinished = not_converged & ~np.asarray(result.stopped, dtype=bool)
-        unreachable = not_converged & ~unfinished
+        unfinished, unreachable = split_not_converged(result)
 
         if unfinished.any():
             warnings.warn(
@@ -399,6 +402,19 @@ class BaseInverter(TransformerMixin, BaseEstimator):
             ConvergenceWarning,
             stacklevel=3,
         )
+
+
+def split_not_converged(result):
+    """Return the masks of unfinished and of unreached targets of ``result``.
+
+    A target that did not converge is unfinished when its search ran out of
+    iterations (``stopped`` is False), and unreached otherwise.
+    """
+    not_converged = ~np.asarray(result.converged, dtype=bool)
+    unfinished = np.zeros(not_converged.shape, dtype=bool)
+    if result.stopped is not None:
+        unfinished = not_converged & ~np.asarray(result.stopped, dtype=bool)
+    return unfinished, not_converged & ~unfinished
 
 
 def _check_classifier(classifier, name):

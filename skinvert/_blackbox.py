@@ -653,12 +653,6 @@ class BlackBoxInverter(BaseInverter):
         )
         return np.concatenate(parts)
 
-    def _bounds_or_infinite(self):
-        if self.bounds_ is None:
-            infinite = np.full(self.n_features_in_, np.inf)
-            return -infinite, infinite
-        return self.bounds_
-
 
 def _reject_string_columns(inverter, X):
     """Raise a clear error for a DataFrame with string or categorical columns."""

@@ -369,12 +369,6 @@ class GradientInverter(BaseInverter):
             return self._forward_numpy_dtype()
         return Y.dtype
 
-    def _bounds_or_infinite(self):
-        if self.bounds_ is None:
-            infinite = np.full(self.n_features_in_, np.inf)
-            return -infinite, infinite
-        return self.bounds_
-
     def _solve(self, starts, Y, owner, alpha, method=None):
         """Run the batched minimizer on ``starts``. Row i aims at ``Y[owner[i]]``."""
         forward = self._forward

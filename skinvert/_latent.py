@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, validate_data
 
-from ._base import reject_bool_alpha
+from ._base import reject_bool_alpha, split_not_converged
 from ._decoders import (
     Encoder,
     build_decoder_forward,
@@ -505,9 +505,7 @@ class LatentInverter(GradientInverter):
         # add one frame between the user's call and this method.
         name = type(self).__name__
         n_samples = np.size(result.converged)
-        not_converged = ~np.asarray(result.converged, dtype=bool)
-        unfinished = not_converged & ~np.asarray(result.stopped, dtype=bool)
-        unreachable = not_converged & ~unfinished
+        unfinished, unreachable = split_not_converged(result)
         if unfinished.any():
             warnings.warn(
                 f"{name}: {int(unfinished.sum())} of {n_samples} samples did not "
