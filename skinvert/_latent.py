@@ -120,7 +120,7 @@ class LatentInverter(GradientInverter):
     tol : float, default=1e-4
         A sample counts as reproduced when the root-mean-square over
         features of its reconstruction error is at most ``tol`` times
-        ``output_scale_``; a start stops early once it is ten times below.
+        ``output_scale_``. A start stops early once it is ten times below.
         Samples that no code reproduces (noisy samples, or samples unlike
         the training data) get a ConvergenceWarning and
         ``converged=False``. Raise tol to the noise level of the samples to
@@ -562,7 +562,7 @@ class LatentInverter(GradientInverter):
             from that, so ``converged`` is True where a search without the
             prior reproduces the sample within ``tol`` and the search with
             it stopped at its optimum.
-            ``candidates`` holds the code found from every start, best first,
+            ``candidates`` contains the code found from every start, best first,
             and ``candidate_losses`` their objective values.
         """
         return super().invert(X)

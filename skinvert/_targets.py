@@ -1,8 +1,8 @@
 """Targets shared by the iterative inverters: class targets, misfit, starts.
 
-The gradient and black-box inverters read targets, score a misfit and pick
-starting points the same way; this module holds that shared part, so both
-judge a target reached by the same rule.
+The gradient, latent and black-box inverters read targets, score a misfit
+and pick starting points the same way. This module contains that shared
+part, so all of them judge a target reached by the same rule.
 """
 
 import numpy as np
@@ -81,8 +81,8 @@ def misfit(inverter, outputs, Y):
     ``outputs`` are the model's predictions, or its class probabilities for
     a classifier, at the recovered inputs. A regression target is reached
     when the root-mean-square of its error over ``output_scale_`` is at most
-    ``tol``; a class label when the model predicts it; a probability vector
-    when the root-mean-square gap is at most ``tol``.
+    ``tol``. A class label is reached when the model predicts it, and a
+    probability vector when the root-mean-square gap is at most ``tol``.
     """
     if not hasattr(inverter, "classes_"):
         gap = outputs - Y
